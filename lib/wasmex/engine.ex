@@ -1,0 +1,48 @@
+defmodule Wasmex.Engine do
+  @moduledoc ~S"""
+  An engine: the context modules are compiled in, shared by the stores made with it.
+
+  A module can be instantiated only in a store of the engine it was compiled with.
+  `Wasmex.Store.new/0` makes a fresh engine for each store, as Wasmex does, so compiled
+  code is freed with the store and its modules. To use one compiled module in many
+  stores, make an engine once and pass it to `Wasmex.Store.new/2`.
+
+  Code compiled into an engine is freed only when the engine and every module, store and
+  instance made with it are gone: do not compile an unbounded stream of new modules into
+  one long-lived engine.
+
+  ## Example
+
+      iex> {:ok, engine} = Wasmex.Engine.new(%Wasmex.EngineConfig{})
+      iex> {:ok, store_a} = Wasmex.Store.new(nil, engine)
+      iex> {:ok, store_b} = Wasmex.Store.new(nil, engine)
+      iex> {:ok, module} = Wasmex.Module.compile(store_a, "(module)")
+      iex> {:ok, %Wasmex.Instance{}} = Wasmex.Instance.new(store_b, module, %{})
+  """
+
+  alias Wasmex.{EngineConfig, Native}
+
+  defstruct [:resource]
+
+  @type t :: %__MODULE__{resource: reference()}
+
+  @doc """
+  Creates an engine with `config`.
+
+      iex> {:ok, %Wasmex.Engine{}} = Wasmex.Engine.new(%Wasmex.EngineConfig{consume_fuel: true})
+  """
+  @spec new(EngineConfig.t()) :: {:ok, t()} | {:error, String.t()}
+  def new(%EngineConfig{} = config), do: {:ok, Native.engine_new(config)}
+
+  @doc """
+  Creates an engine with the default configuration. Like Wasmex, every call makes a new
+  engine.
+
+      iex> %Wasmex.Engine{} = Wasmex.Engine.default()
+  """
+  @spec default() :: t()
+  def default do
+    {:ok, engine} = new(%EngineConfig{})
+    engine
+  end
+end

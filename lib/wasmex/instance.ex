@@ -1,0 +1,298 @@
+defmodule Wasmex.Instance do
+  @moduledoc ~S"""
+  An instance of a `Wasmex.Module` in a store: its functions can be called, its memory
+  and globals read and written.
+
+  Calls run in the calling process, in fuel slices of about half a millisecond, so a long
+  or endless guest call never blocks a scheduler and can be stopped by a timeout or by
+  killing the process. Elixir imports (see `new/4`) also run in the calling process.
+
+  ## Example
+
+      iex> {:ok, store} = Wasmex.Store.new()
+      iex> {:ok, module} = Wasmex.Module.compile(store, ~S[(module
+      ...>   (func (export "add") (param i32 i32) (result i32)
+      ...>     (i32.add (local.get 0) (local.get 1))))])
+      iex> {:ok, instance} = Wasmex.Instance.new(store, module, %{})
+      iex> Wasmex.Instance.call_function(store, instance, "add", [2, 3])
+      {:ok, [5]}
+  """
+
+  alias Wasmex.{Call, Memory, Module, Native, StoreOrCaller}
+
+  defstruct [:resource, callbacks: {}]
+
+  @type t :: %__MODULE__{resource: reference(), callbacks: tuple()}
+
+  @typedoc """
+  A value passed to or returned from WebAssembly: an integer for `i32`, `i64` and `v128`
+  (unsigned), a float for `f32` and `f64`. Floats that Erlang cannot hold come out of Wasm
+  as `:nan`, `:infinity` or `:neg_infinity`, and are accepted going in.
+  """
+  @type value :: integer() | float() | :nan | :infinity | :neg_infinity
+
+  @typedoc """
+  A callback for an imported function: `fn context, arg1, ..., argN -> result end`
+  (Wasmex style: one result bare, several as a list) or `fn context -> results end` with
+  the arguments in `context.params` (results as a list). The context has `:store` and
+  `:caller` (the store, usable for memory, globals, fuel and calls into the instance),
+  `:instance`, `:memory` (the calling instance's export `"memory"`, or `nil`), `:params`
+  and `:pid`.
+  """
+  @type callback :: (... -> value() | [value()] | term())
+
+  @typedoc """
+  The imports of `new/4`: `%{namespace => %{name => {:fn, param_types, result_types,
+  callback}}}`, with atom or string keys at both levels.
+  """
+  @type imports :: %{
+          optional(String.t() | atom()) => %{
+            optional(String.t() | atom()) => {:fn, [atom()], [atom()], callback()}
+          }
+        }
+
+  @typedoc "A module to link: its exports satisfy imports from the namespace `name`."
+  @type link :: %{name: String.t() | atom(), module: Module.t()}
+
+  @doc """
+  Instantiates `module` in `store` with Elixir `imports` and linked modules.
+
+  Each import is `{:fn, param_types, result_types, callback}`; types are `:i32`, `:i64`,
+  `:f32`, `:f64` and `:v128`. The callback runs in the process that makes the call into
+  the guest; see `t:callback/0`. Imports under `"wasi_snapshot_preview1"` take the place
+  of the built-in WASI functions of the same name.
+
+  `links` are instantiated first, in order, each under its `name`, and satisfy the
+  module's imports from that namespace (the Elixir imports are offered to them too).
+
+  A module whose import nobody provides fails with
+  `unknown import: `ns::name` has not been defined`; one provided with the wrong type
+  fails with `incompatible import type for `ns::name``. A module's start function runs
+  before `new/4` returns, as an ordinary call.
+
+      iex> {:ok, store} = Wasmex.Store.new()
+      iex> {:ok, module} = Wasmex.Module.compile(store, ~S[(module
+      ...>   (import "env" "double" (func $double (param i32) (result i32)))
+      ...>   (func (export "quadruple") (param i32) (result i32)
+      ...>     (call $double (call $double (local.get 0)))))])
+      iex> imports = %{env: %{double: {:fn, [:i32], [:i32], fn _context, x -> 2 * x end}}}
+      iex> {:ok, instance} = Wasmex.Instance.new(store, module, imports)
+      iex> Wasmex.Instance.call_function(store, instance, "quadruple", [5])
+      {:ok, [20]}
+      iex> Wasmex.Instance.new(store, module, %{})
+      {:error, "unknown import: `env::double` has not been defined"}
+  """
+  @spec new(StoreOrCaller.t(), Module.t(), imports(), [link()]) ::
+          {:ok, t()} | {:error, String.t()}
+  def new(store, module, imports, links \\ [])
+
+  def new(%StoreOrCaller{resource: s} = store, %Module{resource: m}, imports, links)
+      when is_map(imports) and is_list(links) do
+    {specs, callbacks} = imports |> import_entries() |> Enum.unzip()
+    callbacks = List.to_tuple(callbacks)
+    links = Enum.map(links, &link/1)
+
+    case Call.on_store(s, fn -> Native.instance_new(s, m, specs, links) end) do
+      {:ok, {instance, starts}} ->
+        starts
+        |> Enum.map(&%__MODULE__{resource: &1, callbacks: callbacks})
+        |> run_starts(store, %__MODULE__{resource: instance, callbacks: callbacks})
+
+      {:error, _} = error ->
+        error
+    end
+  end
+
+  defp import_entries(imports) do
+    for {namespace, entries} <- imports,
+        namespace = key(namespace),
+        {name, entry} <- import_namespace(namespace, entries) do
+      import_entry(namespace, key(name), entry)
+    end
+  end
+
+  defp import_namespace(_namespace, entries) when is_map(entries), do: entries
+
+  defp import_namespace(namespace, entries) do
+    raise ArgumentError,
+          "expected the imports of #{inspect(namespace)} to be a map, got: #{inspect(entries)}"
+  end
+
+  defp import_entry(namespace, name, {:fn, params, results, fun} = entry)
+       when is_list(params) and is_list(results) and is_function(fun) do
+    {:arity, arity} = Function.info(fun, :arity)
+
+    unless arity == 1 or arity == length(params) + 1 do
+      raise ArgumentError,
+            "expected the callback of #{namespace}::#{name} to take 1 argument (the context) " <>
+              "or #{length(params) + 1} (the context and each param), got: #{inspect(entry)}"
+    end
+
+    {{namespace, name, params, results}, {fun, length(results)}}
+  end
+
+  defp import_entry(namespace, name, entry) do
+    raise ArgumentError,
+          "expected #{namespace}::#{name} to be {:fn, params, results, callback}, " <>
+            "got: #{inspect(entry)}"
+  end
+
+  defp key(key) when is_binary(key), do: key
+  defp key(key) when is_atom(key), do: Atom.to_string(key)
+
+  defp key(key) do
+    raise ArgumentError, "expected import names to be strings or atoms, got: #{inspect(key)}"
+  end
+
+  defp link(%{name: name, module: %Module{resource: module}}), do: {key(name), module}
+
+  defp link(other) do
+    raise ArgumentError,
+          "expected a link to be %{name: name, module: %Wasmex.Module{}}, got: #{inspect(other)}"
+  end
+
+  defp run_starts([], _store, instance), do: {:ok, instance}
+
+  defp run_starts([start | starts], store, instance) do
+    case Call.call_start(store, start) do
+      {:ok, _} -> run_starts(starts, store, instance)
+      {:error, _} = error -> error
+    end
+  end
+
+  @doc """
+  Calls the exported function `name` with `params` and returns its results.
+
+  The call runs in the calling process, in fuel slices, so other processes keep running
+  meanwhile. Traps return `{:error, message}` where the message starts with the trap,
+  e.g. `"unreachable"`, `"out of bounds memory access"`, `"integer divide by zero"`,
+  `"call stack exhausted"` or `"all fuel consumed"`.
+
+  ## Options
+
+    * `:timeout` - milliseconds the call may run, or `:infinity`. A call still running
+      then stops within a slice and returns
+      `{:error, "timeout: the call did not finish within <timeout> ms"}`; the store stays
+      usable. Defaults to `:infinity`.
+
+  ## Examples
+
+      iex> {:ok, store} = Wasmex.Store.new()
+      iex> {:ok, module} = Wasmex.Module.compile(store, ~S[(module
+      ...>   (func (export "div") (param i32 i32) (result i32)
+      ...>     (i32.div_s (local.get 0) (local.get 1)))
+      ...>   (func (export "spin") (loop (br 0))))])
+      iex> {:ok, instance} = Wasmex.Instance.new(store, module, %{})
+      iex> Wasmex.Instance.call_function(store, instance, "div", [7, 2])
+      {:ok, [3]}
+      iex> Wasmex.Instance.call_function(store, instance, "div", [1, 0])
+      {:error, "integer divide by zero"}
+      iex> Wasmex.Instance.call_function(store, instance, :div, [1])
+      {:error, "number of params does not match. expected 2, got 1"}
+      iex> Wasmex.Instance.call_function(store, instance, "spin", [], timeout: 10)
+      {:error, "timeout: the call did not finish within 10 ms"}
+  """
+  @spec call_function(StoreOrCaller.t(), t(), String.t() | atom(), [value()], keyword()) ::
+          {:ok, [value()]} | {:error, String.t()}
+  def call_function(store, instance, name, params, opts \\ [])
+
+  def call_function(%StoreOrCaller{} = store, %__MODULE__{} = instance, name, params, opts)
+      when is_list(params) and is_list(opts) do
+    timeout = timeout!(Keyword.get(opts, :timeout, :infinity))
+    Call.call_function(store, instance, function_name(name), params, timeout)
+  end
+
+  defp function_name(name) when is_binary(name), do: name
+  defp function_name(name) when is_atom(name), do: Atom.to_string(name)
+
+  defp function_name(name) do
+    raise ArgumentError, "expected a function name (string or atom), got: #{inspect(name)}"
+  end
+
+  defp timeout!(:infinity), do: :infinity
+  defp timeout!(ms) when is_integer(ms) and ms >= 0, do: ms
+
+  defp timeout!(other) do
+    raise ArgumentError,
+          "expected :timeout to be a non-negative integer or :infinity, got: #{inspect(other)}"
+  end
+
+  @doc """
+  Returns whether the instance exports a function called `name`.
+
+      iex> {:ok, store} = Wasmex.Store.new()
+      iex> {:ok, module} = Wasmex.Module.compile(store, ~S[(module (func (export "f")))])
+      iex> {:ok, instance} = Wasmex.Instance.new(store, module, %{})
+      iex> Wasmex.Instance.function_export_exists(store, instance, "f")
+      true
+      iex> Wasmex.Instance.function_export_exists(store, instance, "g")
+      false
+  """
+  @spec function_export_exists(StoreOrCaller.t(), t(), String.t() | atom()) :: boolean()
+  def function_export_exists(%StoreOrCaller{resource: s}, %__MODULE__{resource: i}, name) do
+    case Native.instance_function_export_exists(s, i, function_name(name)) do
+      {:ok, exists} -> exists
+      {:error, reason} -> raise ArgumentError, reason
+    end
+  end
+
+  @doc """
+  Returns the instance's exported memory: the first one (`memory/2`), or the one exported
+  as `name` (`memory/3`).
+
+      iex> {:ok, store} = Wasmex.Store.new()
+      iex> {:ok, module} = Wasmex.Module.compile(store, ~S[(module (memory (export "memory") 1))])
+      iex> {:ok, instance} = Wasmex.Instance.new(store, module, %{})
+      iex> {:ok, %Wasmex.Memory{}} = Wasmex.Instance.memory(store, instance, "memory")
+      iex> Wasmex.Instance.memory(store, instance, "other")
+      {:error, "The WebAssembly module has no exported memory."}
+  """
+  @spec memory(StoreOrCaller.t(), t(), String.t() | nil) ::
+          {:ok, Memory.t()} | {:error, String.t()}
+  def memory(store, instance, name \\ nil)
+
+  def memory(%StoreOrCaller{resource: s}, %__MODULE__{resource: i}, name)
+      when is_binary(name) or is_nil(name),
+      do: Call.on_store(s, fn -> Native.memory_from_instance(s, i, name) end)
+
+  @doc """
+  Returns the value of the exported global `name`.
+
+      iex> {:ok, store} = Wasmex.Store.new()
+      iex> {:ok, module} = Wasmex.Module.compile(store, ~S[(module
+      ...>   (global (export "answer") i32 (i32.const 42)))])
+      iex> {:ok, instance} = Wasmex.Instance.new(store, module, %{})
+      iex> Wasmex.Instance.get_global_value(store, instance, "answer")
+      {:ok, 42}
+      iex> Wasmex.Instance.get_global_value(store, instance, "question")
+      {:error, "exported global `question` not found"}
+  """
+  @spec get_global_value(StoreOrCaller.t(), t(), String.t()) ::
+          {:ok, value()} | {:error, String.t()}
+  def get_global_value(%StoreOrCaller{resource: s}, %__MODULE__{resource: i}, name)
+      when is_binary(name),
+      do: Call.on_store(s, fn -> Native.instance_get_global_value(s, i, name) end)
+
+  @doc """
+  Sets the exported mutable global `name` to `value`.
+
+      iex> {:ok, store} = Wasmex.Store.new()
+      iex> {:ok, module} = Wasmex.Module.compile(store, ~S[(module
+      ...>   (global (export "count") (mut i32) (i32.const 0))
+      ...>   (global (export "fixed") i32 (i32.const 0)))])
+      iex> {:ok, instance} = Wasmex.Instance.new(store, module, %{})
+      iex> Wasmex.Instance.set_global_value(store, instance, "count", 7)
+      :ok
+      iex> Wasmex.Instance.get_global_value(store, instance, "count")
+      {:ok, 7}
+      iex> Wasmex.Instance.set_global_value(store, instance, "fixed", 7)
+      {:error, "Could not set global: immutable global cannot be set"}
+      iex> Wasmex.Instance.set_global_value(store, instance, "count", :seven)
+      {:error, "Cannot convert to a WebAssembly i32 value. Given `Atom`."}
+  """
+  @spec set_global_value(StoreOrCaller.t(), t(), String.t(), value()) ::
+          :ok | {:error, String.t()}
+  def set_global_value(%StoreOrCaller{resource: s}, %__MODULE__{resource: i}, name, value)
+      when is_binary(name),
+      do: Call.on_store(s, fn -> Native.instance_set_global_value(s, i, name, value) end)
+end

@@ -1,0 +1,166 @@
+defmodule Wasmex.Memory do
+  @moduledoc ~S"""
+  A linear memory of an instance: the bytes a guest works on, shared with the host.
+
+  Wasm functions only take and return numbers, so strings and other data travel through
+  memory: the host writes bytes where the guest expects them and reads what the guest
+  wrote. Offsets are in bytes; sizes grow in pages of 64 KiB.
+
+  Reads and writes out of the memory's bounds return
+  `{:error, "out of bounds memory access"}`; a negative offset or a byte outside
+  `0..255` raises `ArgumentError`.
+
+  ## Example
+
+      iex> {:ok, store} = Wasmex.Store.new()
+      iex> {:ok, module} = Wasmex.Module.compile(store, ~S[(module (memory (export "memory") 1))])
+      iex> {:ok, instance} = Wasmex.Instance.new(store, module, %{})
+      iex> {:ok, memory} = Wasmex.Instance.memory(store, instance, "memory")
+      iex> Wasmex.Memory.write_binary(store, memory, 100, "hello")
+      :ok
+      iex> Wasmex.Memory.read_binary(store, memory, 100, 5)
+      {:ok, "hello"}
+  """
+
+  alias Wasmex.{Call, Instance, Native, StoreOrCaller}
+
+  defstruct [:resource]
+
+  @type t :: %__MODULE__{resource: reference()}
+
+  @doc """
+  Returns the first memory `instance` exports.
+
+      iex> {:ok, store} = Wasmex.Store.new()
+      iex> {:ok, module} = Wasmex.Module.compile(store, ~S[(module (memory (export "mem") 1))])
+      iex> {:ok, instance} = Wasmex.Instance.new(store, module, %{})
+      iex> {:ok, %Wasmex.Memory{}} = Wasmex.Memory.from_instance(store, instance)
+  """
+  @spec from_instance(StoreOrCaller.t(), Instance.t()) :: {:ok, t()} | {:error, String.t()}
+  def from_instance(store, instance), do: Instance.memory(store, instance)
+
+  @doc """
+  Returns the size of `memory` in bytes.
+
+      iex> {:ok, store} = Wasmex.Store.new()
+      iex> {:ok, module} = Wasmex.Module.compile(store, ~S[(module (memory (export "memory") 2))])
+      iex> {:ok, instance} = Wasmex.Instance.new(store, module, %{})
+      iex> {:ok, memory} = Wasmex.Memory.from_instance(store, instance)
+      iex> Wasmex.Memory.size(store, memory)
+      131072
+  """
+  @spec size(StoreOrCaller.t(), t()) :: non_neg_integer()
+  def size(%StoreOrCaller{resource: s}, %__MODULE__{resource: m}) do
+    case Call.on_store(s, fn -> Native.memory_size(s, m) end) do
+      {:ok, size} -> size
+      {:error, reason} -> raise ArgumentError, reason
+    end
+  end
+
+  @doc """
+  Grows `memory` by `pages` pages of 64 KiB.
+
+  Returns `:ok` (Wasmex returns the previous size in pages; the seed's form wins), or
+  `{:error, "Failed to grow the memory: ..."}` past the memory's maximum or the store's
+  limits.
+
+      iex> {:ok, store} = Wasmex.Store.new()
+      iex> {:ok, module} = Wasmex.Module.compile(store, ~S[(module (memory (export "memory") 1 2))])
+      iex> {:ok, instance} = Wasmex.Instance.new(store, module, %{})
+      iex> {:ok, memory} = Wasmex.Memory.from_instance(store, instance)
+      iex> Wasmex.Memory.grow(store, memory, 1)
+      :ok
+      iex> Wasmex.Memory.grow(store, memory, 1)
+      {:error, "Failed to grow the memory: failed to grow memory by `1`."}
+  """
+  @spec grow(StoreOrCaller.t(), t(), non_neg_integer()) :: :ok | {:error, String.t()}
+  def grow(%StoreOrCaller{resource: s}, %__MODULE__{resource: m}, pages),
+    do: Call.on_store(s, fn -> Native.memory_grow(s, m, pages) end)
+
+  @doc """
+  Reads `length` bytes starting at `offset`.
+
+      iex> {:ok, store} = Wasmex.Store.new()
+      iex> {:ok, module} = Wasmex.Module.compile(store, ~S[(module (memory (export "memory") 1)
+      ...>   (data (i32.const 8) "Hi!"))])
+      iex> {:ok, instance} = Wasmex.Instance.new(store, module, %{})
+      iex> {:ok, memory} = Wasmex.Memory.from_instance(store, instance)
+      iex> Wasmex.Memory.read_binary(store, memory, 8, 3)
+      {:ok, "Hi!"}
+      iex> Wasmex.Memory.read_binary(store, memory, 65_535, 2)
+      {:error, "out of bounds memory access"}
+  """
+  @spec read_binary(StoreOrCaller.t(), t(), non_neg_integer(), non_neg_integer()) ::
+          {:ok, binary()} | {:error, String.t()}
+  def read_binary(%StoreOrCaller{resource: s}, %__MODULE__{resource: m}, offset, length),
+    do: Call.on_store(s, fn -> Native.memory_read_binary(s, m, offset, length) end)
+
+  @doc """
+  Reads `length` bytes starting at `offset`, as a string (the bytes are not checked to be
+  UTF-8). The same as `read_binary/4`.
+
+      iex> {:ok, store} = Wasmex.Store.new()
+      iex> {:ok, module} = Wasmex.Module.compile(store, ~S[(module (memory (export "memory") 1)
+      ...>   (data (i32.const 0) "Hello, World!"))])
+      iex> {:ok, instance} = Wasmex.Instance.new(store, module, %{})
+      iex> {:ok, memory} = Wasmex.Memory.from_instance(store, instance)
+      iex> Wasmex.Memory.read_string(store, memory, 0, 13)
+      {:ok, "Hello, World!"}
+  """
+  @spec read_string(StoreOrCaller.t(), t(), non_neg_integer(), non_neg_integer()) ::
+          {:ok, String.t()} | {:error, String.t()}
+  def read_string(store, memory, offset, length), do: read_binary(store, memory, offset, length)
+
+  @doc """
+  Writes `binary` starting at `offset`. Nothing is written if it does not fit.
+
+      iex> {:ok, store} = Wasmex.Store.new()
+      iex> {:ok, module} = Wasmex.Module.compile(store, ~S[(module (memory (export "memory") 1))])
+      iex> {:ok, instance} = Wasmex.Instance.new(store, module, %{})
+      iex> {:ok, memory} = Wasmex.Memory.from_instance(store, instance)
+      iex> Wasmex.Memory.write_binary(store, memory, 0, "hello")
+      :ok
+      iex> Wasmex.Memory.write_binary(store, memory, 65_534, "hello")
+      {:error, "out of bounds memory access"}
+  """
+  @spec write_binary(StoreOrCaller.t(), t(), non_neg_integer(), binary()) ::
+          :ok | {:error, String.t()}
+  def write_binary(%StoreOrCaller{resource: s}, %__MODULE__{resource: m}, offset, binary)
+      when is_binary(binary),
+      do: Call.on_store(s, fn -> Native.memory_write_binary(s, m, offset, binary) end)
+
+  @doc ~S"""
+  Reads the byte at `index`.
+
+      iex> {:ok, store} = Wasmex.Store.new()
+      iex> {:ok, module} = Wasmex.Module.compile(store, ~S[(module (memory (export "memory") 1)
+      ...>   (data (i32.const 3) "\2a"))])
+      iex> {:ok, instance} = Wasmex.Instance.new(store, module, %{})
+      iex> {:ok, memory} = Wasmex.Memory.from_instance(store, instance)
+      iex> Wasmex.Memory.get_byte(store, memory, 3)
+      42
+  """
+  @spec get_byte(StoreOrCaller.t(), t(), non_neg_integer()) :: byte() | {:error, String.t()}
+  def get_byte(%StoreOrCaller{resource: s}, %__MODULE__{resource: m}, index) do
+    case Call.on_store(s, fn -> Native.memory_get_byte(s, m, index) end) do
+      {:ok, byte} -> byte
+      {:error, _} = error -> error
+    end
+  end
+
+  @doc """
+  Writes the byte `value` at `index`.
+
+      iex> {:ok, store} = Wasmex.Store.new()
+      iex> {:ok, module} = Wasmex.Module.compile(store, ~S[(module (memory (export "memory") 1))])
+      iex> {:ok, instance} = Wasmex.Instance.new(store, module, %{})
+      iex> {:ok, memory} = Wasmex.Memory.from_instance(store, instance)
+      iex> Wasmex.Memory.set_byte(store, memory, 3, 255)
+      :ok
+      iex> Wasmex.Memory.get_byte(store, memory, 3)
+      255
+  """
+  @spec set_byte(StoreOrCaller.t(), t(), non_neg_integer(), byte()) :: :ok | {:error, String.t()}
+  def set_byte(%StoreOrCaller{resource: s}, %__MODULE__{resource: m}, index, value),
+    do: Call.on_store(s, fn -> Native.memory_set_byte(s, m, index, value) end)
+end

@@ -1,0 +1,186 @@
+//! The call state machine: every guest call runs in fuel slices and may stop for an Elixir
+//! import, then is resumed.
+//!
+//! ```text
+//! call ──▶ Done(results) | Err(error)
+//!   │
+//!   ├──▶ Yield(call)            the slice's fuel ran out: resume() runs the next slice
+//!   └──▶ Host(call, request)    the guest called an Elixir import: resume_host(results)
+//! ```
+//!
+//! Every `Err` ends the call. A [`Call`] that is dropped instead of resumed ends it too
+//! (cancellation); nothing else needs cleaning up.
+
+use crate::{
+    error::trap_message,
+    imports::{HostCallMarker, HostRequest},
+    store::Store,
+    value::{self, Input},
+    Error,
+};
+use wasmi::{
+    Func, ResumableCall, ResumableCallHostTrap, ResumableCallOutOfFuel, TrapCode, Val, ValType,
+};
+
+/// A suspended guest call.
+#[derive(Debug)]
+pub struct Call {
+    suspended: Suspended,
+    results: Vec<Val>,
+}
+
+#[derive(Debug)]
+enum Suspended {
+    Host(ResumableCallHostTrap),
+    Fuel(ResumableCallOutOfFuel),
+}
+
+/// Where a call stands after a slice.
+#[derive(Debug)]
+pub enum Step {
+    /// The call returned these results.
+    Done(Vec<Val>),
+    /// The slice ran out; resume with [`Store::resume`].
+    Yield(Call),
+    /// The guest called an Elixir import; resume with [`Store::resume_host`].
+    Host(Call, HostRequest),
+}
+
+impl Call {
+    /// `true` when the call waits for an Elixir import's results, `false` after a yield.
+    pub fn awaits_host(&self) -> bool {
+        matches!(self.suspended, Suspended::Host(_))
+    }
+}
+
+impl Store {
+    /// Starts a call of `func` with `inputs` and runs its first slice.
+    ///
+    /// # Errors
+    ///
+    /// A parameter count or type mismatch, or the guest's trap.
+    pub fn call(
+        &mut self,
+        func: Func,
+        inputs: impl ExactSizeIterator<Item = Input>,
+    ) -> Result<Step, Error> {
+        let ty = func.ty(self.wasmi());
+        let params = value::to_vals(inputs, ty.params())?;
+        let mut results: Vec<Val> = ty
+            .results()
+            .iter()
+            .copied()
+            .map(Val::default_for_ty)
+            .collect();
+        let outcome = self.metered(0, |store| func.call_resumable(store, &params, &mut results));
+        self.settle(outcome, results)
+    }
+
+    /// Runs the next slice of a call that yielded.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoCall`] when the call waits for an import's results; or the guest's trap.
+    pub fn resume(&mut self, call: Call) -> Result<Step, Error> {
+        let Call {
+            suspended,
+            mut results,
+        } = call;
+        let Suspended::Fuel(suspended) = suspended else {
+            return Err(Error::NoCall);
+        };
+        let required = suspended.required_fuel();
+        let outcome = self.metered(required, |store| suspended.resume(store, &mut results));
+        self.settle(outcome, results)
+    }
+
+    /// Resumes a call that waits for an Elixir import with the callback's results.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Callback`] when the results do not match the import's declared result types;
+    /// [`Error::NoCall`] when the call did not wait for an import; or the guest's trap.
+    pub fn resume_host(
+        &mut self,
+        call: Call,
+        inputs: impl ExactSizeIterator<Item = Input>,
+    ) -> Result<Step, Error> {
+        let Call {
+            suspended,
+            mut results,
+        } = call;
+        let Suspended::Host(suspended) = suspended else {
+            return Err(Error::NoCall);
+        };
+        let ty = suspended.host_func().ty(self.wasmi());
+        let host_results = host_results(inputs, ty.results())?;
+        let outcome = self.metered(0, |store| {
+            suspended.resume(store, &host_results, &mut results)
+        });
+        self.settle(outcome, results)
+    }
+
+    fn settle(
+        &mut self,
+        outcome: Result<ResumableCall, wasmi::Error>,
+        results: Vec<Val>,
+    ) -> Result<Step, Error> {
+        match outcome? {
+            ResumableCall::Finished => Ok(Step::Done(results)),
+            ResumableCall::HostTrap(trap) => {
+                if trap.host_error().downcast_ref::<HostCallMarker>().is_none() {
+                    let error = trap.into_host_error();
+                    // WASI's proc_exit(0) is a successful end of the program.
+                    if error.i32_exit_status() == Some(0) {
+                        return Ok(Step::Done(Vec::new()));
+                    }
+                    return Err(Error::from(error));
+                }
+                let request = self.wasmi_mut().data_mut().pending.take();
+                let request = request
+                    .ok_or_else(|| Error::Internal("host call without its request".into()))?;
+                let call = Call {
+                    suspended: Suspended::Host(trap),
+                    results,
+                };
+                Ok(Step::Host(call, request))
+            }
+            ResumableCall::OutOfFuel(suspended) => {
+                if self.user_fuel_exhausted(suspended.required_fuel()) {
+                    return Err(Error::Trap(trap_message(TrapCode::OutOfFuel).into()));
+                }
+                let call = Call {
+                    suspended: Suspended::Fuel(suspended),
+                    results,
+                };
+                Ok(Step::Yield(call))
+            }
+        }
+    }
+}
+
+/// Converts an Elixir callback's results to the import's declared result types.
+fn host_results(
+    inputs: impl ExactSizeIterator<Item = Input>,
+    types: &[ValType],
+) -> Result<Vec<Val>, Error> {
+    if inputs.len() != types.len() {
+        return Err(Error::Callback(format!(
+            "expected {} result(s), got {}",
+            types.len(),
+            inputs.len()
+        )));
+    }
+    inputs
+        .zip(types)
+        .enumerate()
+        .map(|(index, (input, ty))| {
+            value::to_val(input, *ty).map_err(|mismatch| {
+                Error::Callback(format!(
+                    "could not convert callback result #{} to a WebAssembly {mismatch}",
+                    index + 1
+                ))
+            })
+        })
+        .collect()
+}

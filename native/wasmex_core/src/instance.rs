@@ -1,0 +1,190 @@
+//! Instantiating modules (with Elixir imports and linked modules), export look-ups and
+//! globals.
+
+use crate::{
+    imports::{self, ImportSpec},
+    module::{Module, START_EXPORT},
+    store::Store,
+    value::{self, Input},
+    Error,
+};
+use wasmi::{
+    errors::{ErrorKind, InstantiationError, LinkerError},
+    Engine, Func, Instance, Linker, Memory, Val,
+};
+
+/// A module to instantiate first and offer to the main module's imports under `name`.
+#[derive(Debug, Clone)]
+pub struct Link {
+    /// The import module name the linked instance's exports are found under.
+    pub name: String,
+    /// The linked module.
+    pub module: Module,
+}
+
+/// The result of [`instantiate`]: the instance and the instances whose start functions
+/// must still run, in order, through [`START_EXPORT`].
+#[derive(Debug)]
+pub struct Instantiated {
+    /// The main module's instance.
+    pub instance: Instance,
+    /// Instances (links first, then the main one) with a start function still to run,
+    /// each with its module.
+    pub pending_starts: Vec<(Instance, wasmi::Module)>,
+}
+
+/// Instantiates `module` in `store`, with `imports` (Elixir callbacks) and `links`
+/// (instantiated first, in order).
+///
+/// Start functions do not run here: see [`Instantiated::pending_starts`].
+///
+/// # Errors
+///
+/// [`Error::ForeignEngine`] for a module of another engine; [`Error::UnknownImport`]
+/// for the first import nobody provides (in import order), then
+/// [`Error::IncompatibleImport`] for the first provided with the wrong type; other
+/// instantiation errors as wasmi words them.
+pub fn instantiate(
+    store: &mut Store,
+    module: &Module,
+    imports: &[ImportSpec],
+    links: &[Link],
+) -> Result<Instantiated, Error> {
+    let engine = store.engine().clone();
+    let modules = links.iter().map(|link| &link.module).chain([module]);
+    if modules
+        .clone()
+        .any(|m| !Engine::same(&engine, m.wasmi.engine()))
+    {
+        return Err(Error::ForeignEngine);
+    }
+    let mut linker = Linker::new(&engine);
+    // Later definitions win: Elixir imports override built-in ones (WASI) of the same name.
+    linker.allow_shadowing(true);
+    imports::define(&mut linker, store.wasmi_mut(), imports)?;
+    let mut pending_starts = Vec::new();
+    for link in links {
+        let instance = instantiate_one(&linker, store, &link.module)?;
+        if link.module.has_start {
+            pending_starts.push((instance, link.module.wasmi.clone()));
+        }
+        linker.instance(store.wasmi_mut(), &link.name, instance)?;
+    }
+    let instance = instantiate_one(&linker, store, module)?;
+    if module.has_start {
+        pending_starts.push((instance, module.wasmi.clone()));
+    }
+    Ok(Instantiated {
+        instance,
+        pending_starts,
+    })
+}
+
+fn instantiate_one(
+    linker: &Linker<crate::store::Host>,
+    store: &mut Store,
+    module: &Module,
+) -> Result<Instance, Error> {
+    // Start functions were moved out of the module at compile time, so instantiation runs
+    // no guest code and needs no fuel.
+    linker
+        .instantiate_and_start(store.wasmi_mut(), &module.wasmi)
+        .map_err(import_error)
+}
+
+/// Words import errors as Wasmex does; wasmi resolves imports in order, reporting missing
+/// definitions before it compares signatures.
+fn import_error(error: wasmi::Error) -> Error {
+    let name = match error.kind() {
+        ErrorKind::Linker(LinkerError::MissingDefinition { name, .. }) => {
+            return Error::UnknownImport(name.module().into(), name.name().into())
+        }
+        ErrorKind::Linker(LinkerError::InvalidTypeDefinition { name, .. }) => name,
+        ErrorKind::Instantiation(
+            InstantiationError::ImportTypeMismatch { name, .. }
+            | InstantiationError::FuncTypeMismatch { name, .. }
+            | InstantiationError::GlobalTypeMismatch { name, .. }
+            | InstantiationError::TableTypeMismatch { name, .. }
+            | InstantiationError::MemoryTypeMismatch { name, .. },
+        ) => name,
+        _ => return Error::from(error),
+    };
+    Error::IncompatibleImport(name.module().into(), name.name().into())
+}
+
+/// The exported function `name` of `instance`.
+///
+/// # Errors
+///
+/// [`Error::MissingFunction`] when there is no such function export.
+pub fn func(store: &Store, instance: Instance, name: &str) -> Result<Func, Error> {
+    if name == START_EXPORT {
+        return Err(Error::MissingFunction(name.into()));
+    }
+    instance
+        .get_func(store.wasmi(), name)
+        .ok_or_else(|| Error::MissingFunction(name.into()))
+}
+
+/// The start function of `instance`, moved to [`START_EXPORT`] at compile time.
+///
+/// # Errors
+///
+/// [`Error::MissingFunction`] when the module has no start function.
+pub fn start_func(store: &Store, instance: Instance) -> Result<Func, Error> {
+    instance
+        .get_func(store.wasmi(), START_EXPORT)
+        .ok_or_else(|| Error::MissingFunction(START_EXPORT.into()))
+}
+
+/// The exported memory `name` of `instance`, or its first exported memory for `None`.
+///
+/// # Errors
+///
+/// [`Error::NoMemory`] when there is no such memory export.
+pub fn memory(store: &Store, instance: Instance, name: Option<&str>) -> Result<Memory, Error> {
+    let memory = match name {
+        Some(name) => instance.get_memory(store.wasmi(), name),
+        None => instance
+            .exports(store.wasmi())
+            .find_map(|export| export.into_memory()),
+    };
+    memory.ok_or(Error::NoMemory)
+}
+
+/// The value of the exported global `name`.
+///
+/// # Errors
+///
+/// [`Error::MissingGlobal`] when there is no such global export.
+pub fn global_value(store: &Store, instance: Instance, name: &str) -> Result<Val, Error> {
+    let global = instance
+        .get_global(store.wasmi(), name)
+        .ok_or_else(|| Error::MissingGlobal(name.into()))?;
+    Ok(global.get(store.wasmi()))
+}
+
+/// Sets the exported global `name` to `input`.
+///
+/// # Errors
+///
+/// [`Error::MissingGlobal`], [`Error::ImmutableGlobal`], or [`Error::GlobalValue`] when the
+/// input does not fit the global's type.
+pub fn set_global_value(
+    store: &mut Store,
+    instance: Instance,
+    name: &str,
+    input: Input,
+) -> Result<(), Error> {
+    let global = instance
+        .get_global(store.wasmi(), name)
+        .ok_or_else(|| Error::MissingGlobal(name.into()))?;
+    let ty = global.ty(store.wasmi());
+    if ty.mutability().is_const() {
+        return Err(Error::ImmutableGlobal);
+    }
+    let value = value::to_val(input, ty.content()).map_err(Error::GlobalValue)?;
+    global
+        .set(store.wasmi_mut(), value)
+        .map_err(|error| Error::Wasm(error.to_string()))
+}

@@ -1,0 +1,425 @@
+//! Compiling modules and describing their imports and exports.
+//!
+//! A module's `start` function would run inside wasmi's instantiation as a plain,
+//! unsliced call that cannot reach Elixir imports. So compile moves it: the start section
+//! is taken out and the start function exported under [`START_EXPORT`]; instantiation then
+//! runs it through the ordinary sliced, resumable call machinery.
+
+use crate::Error;
+use std::sync::Arc;
+use wasmi::{Engine, ExternType, Mutability, RefType, ValType};
+
+/// The hidden export under which a module's start function is run after instantiation.
+pub const START_EXPORT: &str = "\0wasmex_start";
+
+/// A compiled module and what the host needs to know about it.
+#[derive(Debug, Clone)]
+pub struct Module {
+    /// The wasmi module.
+    pub wasmi: wasmi::Module,
+    /// The bytes the user compiled (WAT already turned into a binary), before any rewriting.
+    pub bytes: Arc<[u8]>,
+    /// The module has a start function, exported as [`START_EXPORT`].
+    pub has_start: bool,
+}
+
+/// What an import or export is, in the shape Wasmex describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExternInfo {
+    /// A function.
+    Func {
+        /// Parameter types.
+        params: Vec<ValType>,
+        /// Result types.
+        results: Vec<ValType>,
+    },
+    /// A global.
+    Global {
+        /// Its value type.
+        ty: ValType,
+        /// `true` for `(mut ...)`.
+        mutable: bool,
+    },
+    /// A linear memory (sizes in pages).
+    Memory {
+        /// Initial pages.
+        minimum: u64,
+        /// Maximum pages, when declared.
+        maximum: Option<u64>,
+        /// Shared memory (threads proposal; never true in wasmi).
+        shared: bool,
+        /// A 64-bit memory.
+        memory64: bool,
+    },
+    /// A table.
+    Table {
+        /// Initial elements.
+        minimum: u64,
+        /// Maximum elements, when declared.
+        maximum: Option<u64>,
+        /// Element type (`funcref` or `externref`).
+        element: ValType,
+    },
+}
+
+impl Module {
+    /// Compiles `bytes`, a Wasm binary or WAT text, with `engine`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ParseBytes`] for text that is not valid WAT, [`Error::Compile`] for a binary
+    /// that does not validate.
+    pub fn compile(engine: &Engine, bytes: &[u8]) -> Result<Self, Error> {
+        let bytes: Arc<[u8]> = match wat::parse_bytes(bytes) {
+            Ok(binary) => binary.into_owned().into(),
+            Err(error) => return Err(Error::ParseBytes(error.to_string())),
+        };
+        Self::from_binary(engine, bytes)
+    }
+
+    /// Compiles the Wasm binary `bytes` with `engine`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Compile`] for a binary that does not validate.
+    pub fn from_binary(engine: &Engine, bytes: Arc<[u8]>) -> Result<Self, Error> {
+        let compile_error = |error: wasmi::Error| Error::Compile(error.to_string());
+        let (wasmi, has_start) = match start::rewrite(&bytes) {
+            Some(rewritten) => (
+                wasmi::Module::new(engine, &rewritten).map_err(compile_error)?,
+                true,
+            ),
+            None => (
+                wasmi::Module::new(engine, &*bytes).map_err(compile_error)?,
+                false,
+            ),
+        };
+        Ok(Self {
+            wasmi,
+            bytes,
+            has_start,
+        })
+    }
+
+    /// The module's name from its `name` custom section, if it has one.
+    pub fn name(&self) -> Option<String> {
+        let section = self
+            .wasmi
+            .custom_sections()
+            .find(|section| section.name() == "name")?;
+        names::module_name(section.data())
+    }
+
+    /// The module's exports, in order (the hidden start export left out).
+    pub fn exports(&self) -> Vec<(String, ExternInfo)> {
+        self.wasmi
+            .exports()
+            .filter(|export| export.name() != START_EXPORT)
+            .map(|export| (export.name().to_string(), extern_info(export.ty())))
+            .collect()
+    }
+
+    /// The module's imports as `(module, name, info)`, in order.
+    pub fn imports(&self) -> Vec<(String, String, ExternInfo)> {
+        self.wasmi
+            .imports()
+            .map(|import| {
+                (
+                    import.module().to_string(),
+                    import.name().to_string(),
+                    extern_info(import.ty()),
+                )
+            })
+            .collect()
+    }
+}
+
+/// Describes an import or export type.
+pub fn extern_info(ty: &ExternType) -> ExternInfo {
+    match ty {
+        ExternType::Func(func) => ExternInfo::Func {
+            params: func.params().to_vec(),
+            results: func.results().to_vec(),
+        },
+        ExternType::Global(global) => ExternInfo::Global {
+            ty: global.content(),
+            mutable: global.mutability() == Mutability::Var,
+        },
+        ExternType::Memory(memory) => ExternInfo::Memory {
+            minimum: memory.minimum(),
+            maximum: memory.maximum(),
+            shared: false,
+            memory64: memory.is_64(),
+        },
+        ExternType::Table(table) => ExternInfo::Table {
+            minimum: table.minimum(),
+            maximum: table.maximum(),
+            element: match table.element() {
+                RefType::Func => ValType::FuncRef,
+                RefType::Extern => ValType::ExternRef,
+            },
+        },
+    }
+}
+
+/// Turns WAT into a Wasm binary.
+///
+/// # Errors
+///
+/// [`Error::Wat`] with the parser's message.
+pub fn wat_to_wasm(text: &str) -> Result<Vec<u8>, Error> {
+    wat::parse_str(text).map_err(|error| Error::Wat(error.to_string()))
+}
+
+/// Reading LEB128 integers and sections of a Wasm binary, just enough for [`start`] and
+/// [`names`]. Every read is bounds-checked: malformed input yields `None`, never a panic.
+mod reader {
+    /// Reads an unsigned LEB128 `u32` at `*pos`, advancing it.
+    pub fn u32(bytes: &[u8], pos: &mut usize) -> Option<u32> {
+        let mut result: u64 = 0;
+        for shift in (0..35).step_by(7) {
+            let byte = *bytes.get(*pos)?;
+            *pos += 1;
+            result |= u64::from(byte & 0x7f) << shift;
+            if byte & 0x80 == 0 {
+                return u32::try_from(result).ok();
+            }
+        }
+        None
+    }
+
+    /// Reads a length-prefixed name at `*pos`, advancing it.
+    pub fn name<'a>(bytes: &'a [u8], pos: &mut usize) -> Option<&'a [u8]> {
+        let len = usize::try_from(u32(bytes, pos)?).ok()?;
+        let name = bytes.get(*pos..pos.checked_add(len)?)?;
+        *pos += len;
+        Some(name)
+    }
+
+    /// A section: its id, the range of the whole section and the range of its payload.
+    pub type Section = (u8, core::ops::Range<usize>, core::ops::Range<usize>);
+
+    /// The sections of a Wasm binary.
+    pub fn sections(bytes: &[u8]) -> Option<Vec<Section>> {
+        if bytes.get(..4)? != b"\0asm" {
+            return None;
+        }
+        let mut sections = Vec::new();
+        let mut pos = 8;
+        while pos < bytes.len() {
+            let start = pos;
+            let id = *bytes.get(pos)?;
+            pos += 1;
+            let len = usize::try_from(u32(bytes, &mut pos)?).ok()?;
+            let payload = pos..pos.checked_add(len)?;
+            if payload.end > bytes.len() {
+                return None;
+            }
+            pos = payload.end;
+            sections.push((id, start..pos, payload));
+        }
+        Some(sections)
+    }
+
+    /// Appends `value` as unsigned LEB128.
+    pub fn write_u32(out: &mut Vec<u8>, mut value: u32) {
+        loop {
+            let byte = (value & 0x7f) as u8;
+            value >>= 7;
+            if value == 0 {
+                out.push(byte);
+                return;
+            }
+            out.push(byte | 0x80);
+        }
+    }
+}
+
+/// Moving the start function to an export.
+mod start {
+    use super::{reader, START_EXPORT};
+
+    const EXPORT: u8 = 7;
+    const START: u8 = 8;
+
+    /// The binary with its start section removed and the start function exported as
+    /// [`START_EXPORT`]; `None` when there is no start section or the binary is malformed
+    /// (wasmi then reports the problem on the original bytes).
+    pub fn rewrite(bytes: &[u8]) -> Option<Vec<u8>> {
+        let sections = reader::sections(bytes)?;
+        let (_, _, start_payload) = sections.iter().find(|(id, _, _)| *id == START)?;
+        let start_func = reader::u32(bytes, &mut start_payload.start.clone())?;
+        let mut out = Vec::with_capacity(bytes.len() + 32);
+        out.extend_from_slice(bytes.get(..8)?);
+        let mut exported = false;
+        for (id, whole, payload) in &sections {
+            match *id {
+                EXPORT => {
+                    let mut pos = payload.start;
+                    let count = reader::u32(bytes, &mut pos)?;
+                    let mut body = Vec::new();
+                    reader::write_u32(&mut body, count.checked_add(1)?);
+                    body.extend_from_slice(bytes.get(pos..payload.end)?);
+                    push_start_export(&mut body, start_func);
+                    push_section(&mut out, EXPORT, &body);
+                    exported = true;
+                }
+                START => {
+                    // The export section, if any, came before the start section.
+                    if !exported {
+                        let mut body = Vec::new();
+                        reader::write_u32(&mut body, 1);
+                        push_start_export(&mut body, start_func);
+                        push_section(&mut out, EXPORT, &body);
+                        exported = true;
+                    }
+                }
+                _ => out.extend_from_slice(bytes.get(whole.clone())?),
+            }
+        }
+        Some(out)
+    }
+
+    fn push_start_export(body: &mut Vec<u8>, func: u32) {
+        reader::write_u32(body, START_EXPORT.len() as u32);
+        body.extend_from_slice(START_EXPORT.as_bytes());
+        body.push(0x00); // func
+        reader::write_u32(body, func);
+    }
+
+    fn push_section(out: &mut Vec<u8>, id: u8, body: &[u8]) {
+        out.push(id);
+        reader::write_u32(out, body.len() as u32);
+        out.extend_from_slice(body);
+    }
+}
+
+/// Reading the module name from a `name` custom section.
+mod names {
+    use super::reader;
+
+    /// The module name (subsection 0) of a `name` section's payload.
+    pub fn module_name(data: &[u8]) -> Option<String> {
+        let mut pos = 0;
+        while pos < data.len() {
+            let id = *data.get(pos)?;
+            pos += 1;
+            let len = usize::try_from(reader::u32(data, &mut pos)?).ok()?;
+            let end = pos.checked_add(len)?;
+            if id == 0 {
+                let name = reader::name(data, &mut pos)?;
+                return String::from_utf8(name.to_vec()).ok();
+            }
+            pos = end;
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn engine() -> Engine {
+        crate::engine::EngineOptions::default().engine()
+    }
+
+    #[test]
+    fn compiles_wat_and_binaries() {
+        let binary = wat_to_wasm("(module)").unwrap();
+        assert!(Module::compile(&engine(), &binary).is_ok());
+        assert!(Module::compile(&engine(), b"(module)").is_ok());
+    }
+
+    #[test]
+    fn bad_wat_and_bad_binaries_have_distinct_messages() {
+        let error = Module::compile(&engine(), b"wat is this? not WAT for sure").unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .starts_with("Error while parsing bytes: expected `(`"),
+            "{error}"
+        );
+        assert!(error.to_string().ends_with('.'));
+        let error = Module::compile(&engine(), b"\0asm\x01\0\0\0\x01").unwrap_err();
+        assert!(
+            error.to_string().starts_with("Could not compile module: "),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn reads_the_module_name() {
+        let module = Module::compile(&engine(), b"(module $hiFromTheDocs)").unwrap();
+        assert_eq!(module.name().as_deref(), Some("hiFromTheDocs"));
+        let module = Module::compile(&engine(), b"(module)").unwrap();
+        assert_eq!(module.name(), None);
+    }
+
+    #[test]
+    fn moves_the_start_function_to_a_hidden_export() {
+        let wat = br#"(module (func $init) (func (export "f")) (start $init))"#;
+        let module = Module::compile(&engine(), wat).unwrap();
+        assert!(module.has_start);
+        assert!(module.wasmi.get_export(START_EXPORT).is_some());
+        let names: Vec<_> = module.exports().into_iter().map(|(name, _)| name).collect();
+        assert_eq!(names, ["f"]);
+
+        let module = Module::compile(&engine(), br#"(module (func $init) (start $init))"#).unwrap();
+        assert!(module.has_start);
+        assert!(module.exports().is_empty());
+    }
+
+    #[test]
+    fn describes_exports() {
+        let wat = br#"(module
+            (func (export "add") (param i32 i32) (result i32) (i32.add (local.get 0) (local.get 1)))
+            (global (export "g") (mut i64) (i64.const 0))
+            (memory (export "mem") 1 2)
+            (table (export "t") 3 funcref))"#;
+        let exports = Module::compile(&engine(), wat).unwrap().exports();
+        assert_eq!(
+            exports[0],
+            (
+                "add".into(),
+                ExternInfo::Func {
+                    params: vec![ValType::I32; 2],
+                    results: vec![ValType::I32]
+                }
+            )
+        );
+        assert_eq!(
+            exports[1],
+            (
+                "g".into(),
+                ExternInfo::Global {
+                    ty: ValType::I64,
+                    mutable: true
+                }
+            )
+        );
+        assert_eq!(
+            exports[2],
+            (
+                "mem".into(),
+                ExternInfo::Memory {
+                    minimum: 1,
+                    maximum: Some(2),
+                    shared: false,
+                    memory64: false
+                }
+            )
+        );
+        assert_eq!(
+            exports[3],
+            (
+                "t".into(),
+                ExternInfo::Table {
+                    minimum: 3,
+                    maximum: None,
+                    element: ValType::FuncRef
+                }
+            )
+        );
+    }
+}

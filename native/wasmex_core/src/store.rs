@@ -1,0 +1,169 @@
+//! The store: a [`wasmi::Store`] plus what the host keeps per store (user fuel, the host
+//! call in flight).
+
+use crate::{imports::HostRequest, Error};
+use std::time::{Duration, Instant};
+use wasmi::{Engine, StoreLimits, StoreLimitsBuilder};
+
+/// Resource limits of a store (`Wasmex.StoreLimits`); `None` keeps wasmi's default
+/// (unlimited sizes, 10,000 instances, tables and memories).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Limits {
+    /// Bytes each linear memory may grow to.
+    pub memory_size: Option<usize>,
+    /// Elements each table may grow to.
+    pub table_elements: Option<usize>,
+    /// Instances in the store.
+    pub instances: Option<usize>,
+    /// Tables in the store.
+    pub tables: Option<usize>,
+    /// Linear memories in the store.
+    pub memories: Option<usize>,
+}
+
+impl Limits {
+    fn limiter(&self) -> StoreLimits {
+        let mut builder = StoreLimitsBuilder::new();
+        if let Some(limit) = self.memory_size {
+            builder = builder.memory_size(limit);
+        }
+        if let Some(limit) = self.table_elements {
+            builder = builder.table_elements(limit);
+        }
+        if let Some(limit) = self.instances {
+            builder = builder.instances(limit);
+        }
+        if let Some(limit) = self.tables {
+            builder = builder.tables(limit);
+        }
+        if let Some(limit) = self.memories {
+            builder = builder.memories(limit);
+        }
+        builder.build()
+    }
+}
+
+/// The data wasmi keeps for us in every store.
+#[derive(Debug)]
+pub struct Host {
+    /// Fuel left for the user, when the user meters fuel; `None` means unmetered.
+    pub(crate) user_fuel: Option<u64>,
+    /// The Elixir import call that just trapped out of the guest, waiting to be taken.
+    pub(crate) pending: Option<HostRequest>,
+    /// The store's resource limiter.
+    limits: StoreLimits,
+}
+
+/// A store of Wasm instances, with fuel accounting kept apart from slicing.
+#[derive(Debug)]
+pub struct Store {
+    inner: wasmi::Store<Host>,
+    /// Fuel per slice when set; otherwise the calibrated [`crate::slice`] size.
+    slice_override: Option<u64>,
+    /// Wall time of the last fuel slice run in this store.
+    last_slice: Duration,
+}
+
+impl Store {
+    /// A new store of `engine`; `user_fuel` is `Some(fuel)` when the user meters fuel.
+    pub fn new(engine: &Engine, user_fuel: Option<u64>, limits: &Limits) -> Self {
+        let host = Host {
+            user_fuel,
+            pending: None,
+            limits: limits.limiter(),
+        };
+        let mut inner = wasmi::Store::new(engine, host);
+        inner.limiter(|host| &mut host.limits);
+        Self {
+            inner,
+            slice_override: None,
+            last_slice: Duration::ZERO,
+        }
+    }
+
+    /// The wasmi store.
+    pub fn wasmi(&self) -> &wasmi::Store<Host> {
+        &self.inner
+    }
+
+    /// The wasmi store, mutably.
+    pub fn wasmi_mut(&mut self) -> &mut wasmi::Store<Host> {
+        &mut self.inner
+    }
+
+    /// The engine this store belongs to.
+    pub fn engine(&self) -> &Engine {
+        self.inner.engine()
+    }
+
+    /// Fuel left for the user.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::GetFuelDisabled`] when this store does not meter fuel.
+    pub fn fuel(&self) -> Result<u64, Error> {
+        self.inner.data().user_fuel.ok_or(Error::GetFuelDisabled)
+    }
+
+    /// Sets the fuel left for the user.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::SetFuelDisabled`] when this store does not meter fuel.
+    pub fn set_fuel(&mut self, fuel: u64) -> Result<(), Error> {
+        match &mut self.inner.data_mut().user_fuel {
+            Some(left) => {
+                *left = fuel;
+                Ok(())
+            }
+            None => Err(Error::SetFuelDisabled),
+        }
+    }
+
+    /// Forces every slice of this store to `fuel` (for tests of slicing); `None` calibrates.
+    pub fn set_slice(&mut self, fuel: Option<u64>) {
+        self.slice_override = fuel.map(|fuel| fuel.max(1));
+    }
+
+    /// Wall time of the last slice of guest code this store ran.
+    pub fn last_slice(&self) -> Duration {
+        self.last_slice
+    }
+
+    /// Runs `run` with a fuel budget of one slice (at least `required`), then charges the
+    /// fuel it used to the user.
+    ///
+    /// Returns what `run` returned and whether the user's fuel can no longer pay `required`.
+    pub(crate) fn metered<R>(
+        &mut self,
+        required: u64,
+        run: impl FnOnce(&mut wasmi::Store<Host>) -> R,
+    ) -> R {
+        let slice = self
+            .slice_override
+            .unwrap_or_else(crate::slice::current)
+            .max(required);
+        let budget = match self.inner.data().user_fuel {
+            Some(left) => left.min(slice),
+            None => slice,
+        };
+        // `set_fuel` only fails when the engine does not meter fuel; ours always does.
+        let _ = self.inner.set_fuel(budget);
+        let started = Instant::now();
+        let result = run(&mut self.inner);
+        self.last_slice = started.elapsed();
+        let used = budget.saturating_sub(self.inner.get_fuel().unwrap_or(0));
+        if let Some(left) = &mut self.inner.data_mut().user_fuel {
+            *left = left.saturating_sub(used);
+        }
+        if self.slice_override.is_none() {
+            crate::slice::record(used, budget, self.last_slice);
+        }
+        result
+    }
+
+    /// `true` when the user meters fuel and has less than `required` left.
+    pub(crate) fn user_fuel_exhausted(&self, required: u64) -> bool {
+        matches!(self.inner.data().user_fuel, Some(left) if left < required.max(1))
+    }
+}

@@ -1,0 +1,30 @@
+//! The atoms the NIF sends to Elixir.
+
+rustler::atoms! {
+    ok,
+    error,
+    nil,
+    busy,
+    host_call,
+    yield_ = "yield",
+    store_free = "$wasmex_store_free",
+    nan,
+    infinity,
+    neg_infinity,
+    funcref,
+    externref,
+    // Type descriptions (`Module.exports/1`, `Module.imports/1`).
+    fn_ = "fn",
+    global,
+    memory,
+    table,
+    reference,
+    mutability,
+    const_ = "const",
+    var,
+    type_ = "type",
+    minimum,
+    maximum,
+    shared,
+    memory64,
+}

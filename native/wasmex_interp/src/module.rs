@@ -1,0 +1,120 @@
+//! `Wasmex.Module`: compiling, and describing imports and exports.
+
+use crate::{atoms, store::StoreResource, value};
+use rustler::{Binary, Encoder, Env, NifResult, NifStruct, ResourceArc, Term};
+use std::collections::BTreeMap;
+use wasmex_core::{
+    module::{ExternInfo, Module},
+    Error,
+};
+
+/// A compiled module; immutable, shared by every instance made from it.
+pub(crate) struct ModuleResource {
+    pub(crate) module: Module,
+}
+
+// rustler returns NIF results through `catch_unwind`. A panic cannot leave this resource
+// broken in a way Elixir could observe: see `crate::store` for the one mutable part.
+impl std::panic::RefUnwindSafe for ModuleResource {}
+
+#[rustler::resource_impl]
+impl rustler::Resource for ModuleResource {}
+
+/// `%Wasmex.Module{}`.
+#[derive(NifStruct)]
+#[module = "Wasmex.Module"]
+pub(crate) struct ExModule {
+    resource: ResourceArc<ModuleResource>,
+}
+
+#[rustler::nif(name = "module_compile", schedule = "DirtyCpu")]
+fn compile(store: ResourceArc<StoreResource>, bytes: Binary) -> Result<ExModule, Error> {
+    let module = Module::compile(&store.engine, bytes.as_slice())?;
+    Ok(ExModule {
+        resource: ResourceArc::new(ModuleResource { module }),
+    })
+}
+
+#[rustler::nif(name = "module_name")]
+fn name(module: ResourceArc<ModuleResource>) -> Option<String> {
+    module.module.name()
+}
+
+#[rustler::nif(name = "module_exports")]
+fn exports(env: Env, module: ResourceArc<ModuleResource>) -> NifResult<Term> {
+    let mut map = Term::map_new(env);
+    for (name, info) in module.module.exports() {
+        map = map.map_put(name, encode_info(env, &info)?)?;
+    }
+    Ok(map)
+}
+
+#[rustler::nif(name = "module_imports")]
+fn imports(env: Env, module: ResourceArc<ModuleResource>) -> NifResult<Term> {
+    let mut namespaces: BTreeMap<String, Term> = BTreeMap::new();
+    for (namespace, name, info) in module.module.imports() {
+        let entries = namespaces
+            .remove(&namespace)
+            .unwrap_or_else(|| Term::map_new(env));
+        namespaces.insert(namespace, entries.map_put(name, encode_info(env, &info)?)?);
+    }
+    let mut map = Term::map_new(env);
+    for (namespace, entries) in namespaces {
+        map = map.map_put(namespace, entries)?;
+    }
+    Ok(map)
+}
+
+/// `{:fn, params, results}`, `{:global, %{...}}`, `{:memory, %{...}}` or `{:table, %{...}}`.
+fn encode_info<'a>(env: Env<'a>, info: &ExternInfo) -> NifResult<Term<'a>> {
+    let term = match info {
+        ExternInfo::Func { params, results } => (
+            atoms::fn_(),
+            value::encode_types(env, params),
+            value::encode_types(env, results),
+        )
+            .encode(env),
+        ExternInfo::Global { ty, mutable } => {
+            let mutability = if *mutable {
+                atoms::var()
+            } else {
+                atoms::const_()
+            };
+            let details = Term::map_new(env)
+                .map_put(atoms::mutability(), mutability)?
+                .map_put(atoms::type_(), value::encode_type(env, *ty))?;
+            (atoms::global(), details).encode(env)
+        }
+        ExternInfo::Memory {
+            minimum,
+            maximum,
+            shared,
+            memory64,
+        } => {
+            let details = Term::map_new(env)
+                .map_put(atoms::minimum(), minimum)?
+                .map_put(atoms::shared(), shared)?
+                .map_put(atoms::memory64(), memory64)?;
+            (atoms::memory(), with_maximum(details, *maximum)?).encode(env)
+        }
+        ExternInfo::Table {
+            minimum,
+            maximum,
+            element,
+        } => {
+            let details = Term::map_new(env)
+                .map_put(atoms::minimum(), minimum)?
+                .map_put(atoms::type_(), value::encode_type(env, *element))?;
+            (atoms::table(), with_maximum(details, *maximum)?).encode(env)
+        }
+    };
+    Ok(term)
+}
+
+/// Wasmex compat: `maximum:` appears only when the module declares one.
+fn with_maximum(details: Term<'_>, maximum: Option<u64>) -> NifResult<Term<'_>> {
+    match maximum {
+        Some(maximum) => details.map_put(atoms::maximum(), maximum),
+        None => Ok(details),
+    }
+}

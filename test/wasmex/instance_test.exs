@@ -1,0 +1,400 @@
+defmodule Wasmex.InstanceTest do
+  use ExUnit.Case, async: true
+  doctest Wasmex.Instance
+
+  import Wasmex.Fixtures
+
+  describe "new/3" do
+    test "instantiates a module without imports" do
+      assert %{instance: %Wasmex.Instance{}} = instantiate(seed_wat())
+    end
+
+    test "reports the first missing import, in import order" do
+      {:ok, store} = Wasmex.Store.new()
+
+      {:ok, module} = Wasmex.Module.compile(store, ~S[(module
+          (import "imports" "imported_func" (func (param i32)))
+          (import "env" "other" (func)))])
+
+      assert Wasmex.Instance.new(store, module, %{}) ==
+               {:error, "unknown import: `imports::imported_func` has not been defined"}
+
+      ok = {:fn, [:i32], [], fn _ctx, _ -> nil end}
+
+      assert Wasmex.Instance.new(store, module, %{"imports" => %{"imported_func" => ok}}) ==
+               {:error, "unknown import: `env::other` has not been defined"}
+    end
+
+    test "reports a missing import before a mismatched one" do
+      {:ok, store} = Wasmex.Store.new()
+
+      {:ok, module} = Wasmex.Module.compile(store, ~S[(module
+          (import "env" "first" (func (param i32)))
+          (import "env" "second" (func)))])
+
+      wrong = {:fn, [:i64], [], fn _ctx, _ -> nil end}
+
+      assert Wasmex.Instance.new(store, module, %{env: %{first: wrong}}) ==
+               {:error, "unknown import: `env::second` has not been defined"}
+
+      right = {:fn, [], [], fn _ctx -> nil end}
+
+      assert Wasmex.Instance.new(store, module, %{env: %{first: wrong, second: right}}) ==
+               {:error, "incompatible import type for `env::first`"}
+    end
+
+    test "reports a function import with the wrong result type as incompatible" do
+      {:ok, store} = Wasmex.Store.new()
+
+      {:ok, module} =
+        Wasmex.Module.compile(store, ~S[(module (import "env" "f" (func (result i32))))])
+
+      imports = %{"env" => %{"f" => {:fn, [], [:f32], fn _ -> 1.0 end}}}
+
+      assert Wasmex.Instance.new(store, module, imports) ==
+               {:error, "incompatible import type for `env::f`"}
+    end
+
+    test "rejects malformed import maps with ArgumentError" do
+      %{store: store, module: module} = instantiate("(module)")
+
+      assert_raise ArgumentError, ~r/to be a map/, fn ->
+        Wasmex.Instance.new(store, module, %{"env" => [:not_a_map]})
+      end
+
+      assert_raise ArgumentError, ~r/to be \{:fn, params, results, callback\}/, fn ->
+        Wasmex.Instance.new(store, module, %{"env" => %{"f" => {:fn, [:i32], []}}})
+      end
+
+      assert_raise ArgumentError, ~r/to take 1 argument/, fn ->
+        Wasmex.Instance.new(store, module, %{
+          "env" => %{"f" => {:fn, [:i32], [], fn _, _, _ -> 1 end}}
+        })
+      end
+
+      assert_raise ArgumentError, ~r/strings or atoms/, fn ->
+        Wasmex.Instance.new(store, module, %{1 => %{}})
+      end
+
+      assert_raise FunctionClauseError, fn -> Wasmex.Instance.new(store, module, [:imports]) end
+    end
+
+    test "reports unknown value types in imports" do
+      %{store: store, module: module} = instantiate("(module)")
+      imports = %{"env" => %{"f" => {:fn, [:i33], [], fn _ -> nil end}}}
+
+      assert {:error, "invalid import `env::f`: types must be :i32, :i64, :f32, :f64 or :v128"} =
+               Wasmex.Instance.new(store, module, imports)
+    end
+
+    test "runs the start function, which may call Elixir imports" do
+      {:ok, store} = Wasmex.Store.new()
+
+      {:ok, module} = Wasmex.Module.compile(store, ~S[(module
+          (import "env" "hello" (func $hello (param i32)))
+          (global $started (export "started") (mut i32) (i32.const 0))
+          (func $start (global.set $started (i32.const 1)) (call $hello (i32.const 7)))
+          (start $start))])
+
+      test = self()
+
+      imports = %{
+        "env" => %{"hello" => {:fn, [:i32], [], fn _ctx, n -> send(test, {:hello, n}) end}}
+      }
+
+      assert {:ok, instance} = Wasmex.Instance.new(store, module, imports)
+      assert_received {:hello, 7}
+      assert Wasmex.Instance.get_global_value(store, instance, "started") == {:ok, 1}
+      refute Wasmex.Instance.function_export_exists(store, instance, "\0wasmex_start")
+    end
+
+    test "fails when the start function traps" do
+      {:ok, store} = Wasmex.Store.new()
+      {:ok, module} = Wasmex.Module.compile(store, "(module (func $s unreachable) (start $s))")
+      assert {:error, "unreachable" <> _} = Wasmex.Instance.new(store, module, %{})
+    end
+
+    test "refuses a module compiled for another engine" do
+      {:ok, store_a} = Wasmex.Store.new()
+      {:ok, store_b} = Wasmex.Store.new()
+      {:ok, module} = Wasmex.Module.compile(store_a, "(module)")
+
+      assert Wasmex.Instance.new(store_b, module, %{}) ==
+               {:error, "module was compiled for a different engine than the store's"}
+    end
+  end
+
+  describe "call_function/4" do
+    setup do
+      instantiate(types_wat())
+    end
+
+    test "passes and returns every value type", %{store: store, instance: instance} do
+      call = &Wasmex.Instance.call_function(store, instance, &1, &2)
+      assert call.("i32", [-3]) == {:ok, [-3]}
+      assert call.("i32", [2_147_483_647]) == {:ok, [2_147_483_647]}
+      assert call.("i64", [-9_223_372_036_854_775_808]) == {:ok, [-9_223_372_036_854_775_808]}
+      assert {:ok, [f32]} = call.("f32", [3.14])
+      assert_in_delta f32, 3.14, 0.000001
+      assert call.("f64", [3.14]) == {:ok, [3.14]}
+      max_v128 = 340_282_366_920_938_463_463_374_607_431_768_211_455
+      assert call.("v128", [max_v128]) == {:ok, [max_v128]}
+      assert call.("v128", [0]) == {:ok, [0]}
+      assert call.("swap", [1, 2]) == {:ok, [2, 1]}
+      assert {:ok, [mixed]} = call.("mixed", [1, 2, 3.5, 4.25])
+      assert_in_delta mixed, 10.75, 0.000001
+      assert call.("void", []) == {:ok, []}
+    end
+
+    test "returns NaN and infinities as atoms, and accepts them", %{
+      store: store,
+      instance: instance
+    } do
+      call = &Wasmex.Instance.call_function(store, instance, &1, &2)
+      assert call.("nan32", []) == {:ok, [:nan]}
+      assert call.("nan64", []) == {:ok, [:nan]}
+      assert call.("inf", []) == {:ok, [:infinity]}
+      assert call.("neg_inf", []) == {:ok, [:neg_infinity]}
+      assert call.("f64", [:infinity]) == {:ok, [:infinity]}
+      assert call.("f32", [:neg_infinity]) == {:ok, [:neg_infinity]}
+      assert call.("is_nan", [:nan]) == {:ok, [1]}
+      assert call.("is_nan", [1.0]) == {:ok, [0]}
+    end
+
+    test "returns a null reference as nil", %{store: store, instance: instance} do
+      assert Wasmex.Instance.call_function(store, instance, "null_ref", []) == {:ok, [nil]}
+    end
+
+    test "accepts atom names", %{store: store, instance: instance} do
+      assert Wasmex.Instance.call_function(store, instance, :i32, [1]) == {:ok, [1]}
+    end
+
+    test "reports a missing function and a wrong number of params", %{
+      store: store,
+      instance: instance
+    } do
+      assert Wasmex.Instance.call_function(store, instance, "nope", []) ==
+               {:error, "exported function `nope` not found"}
+
+      assert Wasmex.Instance.call_function(store, instance, "swap", [1]) ==
+               {:error, "number of params does not match. expected 2, got 1"}
+
+      assert Wasmex.Instance.call_function(store, instance, "void", [1]) ==
+               {:error, "number of params does not match. expected 0, got 1"}
+    end
+
+    test "rejects values out of range or of the wrong kind", %{store: store, instance: instance} do
+      error = fn n, type ->
+        {:error, "Cannot convert argument ##{n} to a WebAssembly #{type} value."}
+      end
+
+      call = &Wasmex.Instance.call_function(store, instance, &1, &2)
+      assert call.("i32", [3_000_000_000]) == error.(1, "i32")
+      assert call.("i32", [-2_147_483_649]) == error.(1, "i32")
+      assert call.("i32", [1.0]) == error.(1, "i32")
+      assert call.("i64", [9_223_372_036_854_775_808]) == error.(1, "i64")
+      assert call.("i64", [2 ** 200]) == error.(1, "i64")
+      assert call.("f32", [3.5e38]) == error.(1, "f32")
+      assert call.("f64", [1]) == error.(1, "f64")
+      assert call.("v128", [-1]) == error.(1, "v128")
+      assert call.("v128", [2 ** 128]) == error.(1, "v128")
+      assert call.("swap", [1, 2.5]) == error.(2, "i64")
+    end
+
+    test "names the kind of a non-numeric argument", %{store: store, instance: instance} do
+      for {term, kind} <- [
+            {:foo, "Atom"},
+            {"1", "Binary"},
+            {[1], "List"},
+            {[], "List"},
+            {%{}, "Map"},
+            {{1}, "Tuple"},
+            {self(), "Pid"},
+            {make_ref(), "Ref"},
+            {fn -> 1 end, "Fun"},
+            {hd(Port.list()), "Port"}
+          ] do
+        assert Wasmex.Instance.call_function(store, instance, "i32", [term]) ==
+                 {:error,
+                  "Cannot convert argument #1 to a WebAssembly i32 value. Given `#{kind}`."}
+      end
+    end
+
+    test "raises ArgumentError for params that are not a list, or a bad timeout", ctx do
+      %{store: store, instance: instance} = ctx
+
+      assert_raise FunctionClauseError, fn ->
+        Wasmex.Instance.call_function(store, instance, "i32", 1)
+      end
+
+      assert_raise ArgumentError, fn ->
+        Wasmex.Instance.call_function(store, instance, "i32", [1 | 2])
+      end
+
+      assert_raise ArgumentError, fn ->
+        Wasmex.Instance.call_function(store, instance, "i32", [1], timeout: -1)
+      end
+
+      assert_raise ArgumentError, fn ->
+        Wasmex.Instance.call_function(store, instance, 42, [1])
+      end
+    end
+
+    test "refuses an instance of another store", %{instance: instance} do
+      {:ok, other} = Wasmex.Store.new()
+
+      assert Wasmex.Instance.call_function(other, instance, "i32", [1]) ==
+               {:error, "instance does not belong to this store"}
+    end
+  end
+
+  describe "call_function/4 traps" do
+    setup do
+      instantiate(traps_wat())
+    end
+
+    test "start with the trap's canonical text", %{store: store, instance: instance} do
+      for {function, prefix} <- [
+            {"unreachable", "unreachable"},
+            {"out_of_bounds", "out of bounds memory access"},
+            {"divide_by_zero", "integer divide by zero"},
+            {"overflow", "integer overflow"},
+            {"bad_conversion", "invalid conversion to integer"},
+            {"signature_mismatch", "indirect call type mismatch"},
+            {"null_element", "uninitialized element"},
+            {"table_out_of_bounds", "out of bounds table access"}
+          ] do
+        assert {:error, message} = Wasmex.Instance.call_function(store, instance, function, [])
+        assert String.starts_with?(message, prefix), "#{function}: #{message}"
+      end
+
+      assert {:error, "call stack exhausted"} =
+               Wasmex.Instance.call_function(store, instance, "recurse", [0])
+    end
+
+    test "leave the store usable", %{store: store, instance: instance} do
+      assert {:error, _} = Wasmex.Instance.call_function(store, instance, "unreachable", [])
+      assert {:error, _} = Wasmex.Instance.call_function(store, instance, "recurse", [0])
+      {:ok, memory} = Wasmex.Instance.memory(store, instance)
+      assert :ok = Wasmex.Memory.write_binary(store, memory, 0, "still fine")
+      assert {:ok, "still fine"} = Wasmex.Memory.read_binary(store, memory, 0, 10)
+    end
+  end
+
+  describe "call_function/5" do
+    test "stops an endless loop at its timeout, and the store stays usable" do
+      %{store: store, instance: instance} = instantiate(loop_wat())
+      started = System.monotonic_time(:millisecond)
+
+      assert Wasmex.Instance.call_function(store, instance, "spin", [], timeout: 100) ==
+               {:error, "timeout: the call did not finish within 100 ms"}
+
+      assert System.monotonic_time(:millisecond) - started < 200
+      assert Wasmex.Instance.call_function(store, instance, "count", [10]) == {:ok, [10]}
+    end
+
+    test "finishes a call that takes many slices within its timeout" do
+      %{store: store, instance: instance} = instantiate(loop_wat())
+
+      assert Wasmex.Instance.call_function(store, instance, "count", [5_000_000], timeout: 60_000) ==
+               {:ok, [5_000_000]}
+    end
+  end
+
+  describe "function_export_exists/3" do
+    test "is true for function exports only" do
+      %{store: store, instance: instance} = instantiate(seed_wat())
+      assert Wasmex.Instance.function_export_exists(store, instance, "add")
+      assert Wasmex.Instance.function_export_exists(store, instance, :add)
+      refute Wasmex.Instance.function_export_exists(store, instance, "memory")
+      refute Wasmex.Instance.function_export_exists(store, instance, "nope")
+    end
+
+    test "raises for an instance of another store" do
+      %{instance: instance} = instantiate(seed_wat())
+      {:ok, other} = Wasmex.Store.new()
+
+      assert_raise ArgumentError, "instance does not belong to this store", fn ->
+        Wasmex.Instance.function_export_exists(other, instance, "add")
+      end
+    end
+  end
+
+  describe "memory/2 and memory/3" do
+    test "find the first memory, or a memory by name" do
+      %{store: store, instance: instance} =
+        instantiate(~S[(module (memory (export "a") 1) (memory (export "b") 2))])
+
+      assert {:ok, first} = Wasmex.Instance.memory(store, instance)
+      assert Wasmex.Memory.size(store, first) == 65_536
+      assert {:ok, second} = Wasmex.Instance.memory(store, instance, "b")
+      assert Wasmex.Memory.size(store, second) == 131_072
+    end
+
+    test "report a module without memory" do
+      %{store: store, instance: instance} = instantiate("(module)")
+
+      assert Wasmex.Instance.memory(store, instance) ==
+               {:error, "The WebAssembly module has no exported memory."}
+    end
+  end
+
+  describe "get_global_value/3 and set_global_value/4" do
+    setup do
+      instantiate(globals_wat())
+    end
+
+    test "read every type", %{store: store, instance: instance} do
+      get = &Wasmex.Instance.get_global_value(store, instance, &1)
+      assert get.("meaning_of_life") == {:ok, 42}
+      assert get.("count_32") == {:ok, -32}
+      assert get.("count_64") == {:ok, -64}
+      assert {:ok, pi32} = get.("bad_pi_32")
+      assert_in_delta pi32, 3.14, 0.000001
+      assert get.("bad_pi_64") == {:ok, 3.14}
+      assert get.("vector") == {:ok, 2 * 2 ** 64 + 1}
+      assert get.("nope") == {:error, "exported global `nope` not found"}
+    end
+
+    test "write mutable globals of every type", %{store: store, instance: instance} do
+      set = &Wasmex.Instance.set_global_value(store, instance, &1, &2)
+      get = &Wasmex.Instance.get_global_value(store, instance, &1)
+      assert set.("count_32", 99) == :ok
+      assert get.("count_32") == {:ok, 99}
+      assert set.("count_64", -(2 ** 63)) == :ok
+      assert get.("count_64") == {:ok, -(2 ** 63)}
+      assert set.("bad_pi_64", 2.5) == :ok
+      assert get.("bad_pi_64") == {:ok, 2.5}
+      assert set.("bad_pi_32", :nan) == :ok
+      assert get.("bad_pi_32") == {:ok, :nan}
+      assert set.("vector", 7) == :ok
+      assert get.("vector") == {:ok, 7}
+    end
+
+    test "report immutable, missing and mistyped globals", %{store: store, instance: instance} do
+      set = &Wasmex.Instance.set_global_value(store, instance, &1, &2)
+
+      assert set.("meaning_of_life", 1) ==
+               {:error, "Could not set global: immutable global cannot be set"}
+
+      assert set.("unknown_global", 1) == {:error, "exported global `unknown_global` not found"}
+
+      assert set.("count_32", :one) ==
+               {:error, "Cannot convert to a WebAssembly i32 value. Given `Atom`."}
+
+      assert set.("count_32", 2 ** 31) == {:error, "Cannot convert to a WebAssembly i32 value."}
+      assert set.("bad_pi_64", 1) == {:error, "Cannot convert to a WebAssembly f64 value."}
+      assert Wasmex.Instance.get_global_value(store, instance, "count_32") == {:ok, -32}
+    end
+
+    test "refuse an instance of another store", %{instance: instance} do
+      {:ok, other} = Wasmex.Store.new()
+
+      assert Wasmex.Instance.get_global_value(other, instance, "count_32") ==
+               {:error, "instance does not belong to this store"}
+
+      assert Wasmex.Instance.set_global_value(other, instance, "count_32", 1) ==
+               {:error, "instance does not belong to this store"}
+    end
+  end
+end
