@@ -152,6 +152,41 @@ defmodule Wasmex.Fixtures do
     """
   end
 
+  @doc """
+  A guest that calls `env.gate` (an Elixir import) and then either returns (`gated`) or
+  spins forever (`gated_spin`); `count` is a loop of n iterations.
+  """
+  def gate_wat do
+    ~S"""
+    (module
+      (import "env" "gate" (func $gate))
+      (func (export "gated") (result i32) (call $gate) (i32.const 1))
+      (func (export "gated_spin") (call $gate) (loop (br 0)))
+      (func (export "count") (param $n i32) (result i32)
+        (local $i i32)
+        (block $done
+          (loop $next
+            (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
+            (local.set $i (i32.add (local.get $i) (i32.const 1)))
+            (br $next)))
+        (local.get $i)))
+    """
+  end
+
+  @doc """
+  Imports for `gate_wat/0`: the gate tells `test` `{:in_gate, pid}` from inside the call,
+  then, unless `wait` is false, blocks until the process is sent `:open`.
+  """
+  def gate_imports(test, wait \\ true) do
+    gate = fn _context ->
+      send(test, {:in_gate, self()})
+      if wait, do: receive(do: (:open -> :ok))
+      []
+    end
+
+    %{"env" => %{"gate" => {:fn, [], [], gate}}}
+  end
+
   @doc "Compiles `wat` in a new store and instantiates it with `imports`."
   def instantiate(wat, imports \\ %{}, store_options \\ nil) do
     {:ok, store} = Wasmex.Store.new(store_options)

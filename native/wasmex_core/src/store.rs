@@ -60,8 +60,8 @@ pub struct Store {
     inner: wasmi::Store<Host>,
     /// Fuel per slice when set; otherwise the calibrated [`crate::slice`] size.
     slice_override: Option<u64>,
-    /// Wall time of the last fuel slice run in this store.
-    last_slice: Duration,
+    /// Wall time spent running guest code since the current host invocation started.
+    spent: Duration,
 }
 
 impl Store {
@@ -77,7 +77,7 @@ impl Store {
         Self {
             inner,
             slice_override: None,
-            last_slice: Duration::ZERO,
+            spent: Duration::ZERO,
         }
     }
 
@@ -125,9 +125,19 @@ impl Store {
         self.slice_override = fuel.map(|fuel| fuel.max(1));
     }
 
-    /// Wall time of the last slice of guest code this store ran.
-    pub fn last_slice(&self) -> Duration {
-        self.last_slice
+    /// Wall time spent running guest code in the current (or last) host invocation.
+    pub fn spent(&self) -> Duration {
+        self.spent
+    }
+
+    /// Starts the time budget of a host invocation.
+    pub(crate) fn start_budget(&mut self) {
+        self.spent = Duration::ZERO;
+    }
+
+    /// `true` once the current host invocation has run guest code for its budget.
+    pub(crate) fn budget_spent(&self) -> bool {
+        self.spent >= crate::slice::BUDGET
     }
 
     /// Runs `run` with a fuel budget of one slice (at least `required`), then charges the
@@ -151,13 +161,14 @@ impl Store {
         let _ = self.inner.set_fuel(budget);
         let started = Instant::now();
         let result = run(&mut self.inner);
-        self.last_slice = started.elapsed();
+        let elapsed = started.elapsed();
+        self.spent += elapsed;
         let used = budget.saturating_sub(self.inner.get_fuel().unwrap_or(0));
         if let Some(left) = &mut self.inner.data_mut().user_fuel {
             *left = left.saturating_sub(used);
         }
         if self.slice_override.is_none() {
-            crate::slice::record(used, budget, self.last_slice);
+            crate::slice::record(used, budget, elapsed);
         }
         result
     }
