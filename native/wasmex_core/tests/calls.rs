@@ -1,0 +1,323 @@
+//! The call state machine, without the BEAM: slices, host calls, nesting, fuel.
+
+// Test helpers may unwrap: a failure is a test failure.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use wasmex_core::{
+    call::Step,
+    engine::EngineOptions,
+    imports::ImportSpec,
+    instance::{self, Instantiated},
+    module::Module,
+    store::{Limits, Store},
+    value::Input,
+    Error,
+};
+use wasmi::{FuncType, Val, ValType};
+
+const GUEST: &str = r#"(module
+  (import "env" "double" (func $double (param i32) (result i32)))
+  (global $calls (export "calls") (mut i32) (i32.const 0))
+  (func (export "quadruple") (param i32) (result i32)
+    (call $double (call $double (local.get 0))))
+  (func (export "inc") (result i32)
+    (global.set $calls (i32.add (global.get $calls) (i32.const 1)))
+    (global.get $calls))
+  (func (export "count") (param $n i32) (result i32)
+    (local $i i32)
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $next)))
+    (local.get $i))
+  (func $fib (export "fib") (param $n i32) (result i32)
+    (if (result i32) (i32.lt_u (local.get $n) (i32.const 2))
+      (then (local.get $n))
+      (else (i32.add (call $fib (i32.sub (local.get $n) (i32.const 1)))
+                     (call $fib (i32.sub (local.get $n) (i32.const 2)))))))
+  (func (export "spin") (loop (br 0))))"#;
+
+fn double_import() -> Vec<ImportSpec> {
+    vec![ImportSpec {
+        module: "env".into(),
+        name: "double".into(),
+        ty: FuncType::new([ValType::I32], [ValType::I32]),
+    }]
+}
+
+struct Guest {
+    store: Store,
+    instance: wasmi::Instance,
+}
+
+fn guest(options: &EngineOptions, fuel: Option<u64>) -> Guest {
+    let engine = options.engine();
+    let module = Module::compile(&engine, GUEST.as_bytes()).unwrap();
+    let mut store = Store::new(&engine, fuel, &Limits::default());
+    let Instantiated { instance, .. } =
+        instance::instantiate(&mut store, &module, &double_import(), &[]).unwrap();
+    Guest { store, instance }
+}
+
+impl Guest {
+    /// Calls `name`, answering `double` host calls and resuming yields, to the end.
+    fn call(&mut self, name: &str, args: &[i32]) -> Result<Vec<Val>, Error> {
+        let func = instance::func(&self.store, self.instance, name)?;
+        let inputs = args
+            .iter()
+            .map(|n| Input::Int((*n).into()))
+            .collect::<Vec<_>>();
+        let mut step = self.store.call(func, inputs.into_iter())?;
+        loop {
+            step = match step {
+                Step::Done(results) => return Ok(results),
+                Step::Yield(call) => self.store.resume(call)?,
+                Step::Host(call, request) => {
+                    let Val::I32(n) = request.params[0] else {
+                        panic!("not an i32")
+                    };
+                    let result = Input::Int((2 * n).into());
+                    self.store.resume_host(call, [result].into_iter())?
+                }
+            }
+        }
+    }
+
+    fn fuel_used(&mut self, name: &str, args: &[i32]) -> (Vec<i32>, u64) {
+        self.store.set_fuel(u64::MAX).unwrap();
+        let results = self.call(name, args).unwrap();
+        let used = u64::MAX - self.store.fuel().unwrap();
+        let ints = results.iter().map(|v| v.i32().unwrap()).collect();
+        (ints, used)
+    }
+}
+
+#[test]
+fn host_calls_suspend_the_guest_and_resume_it_with_the_results() {
+    let mut guest = guest(&EngineOptions::default(), None);
+    let func = instance::func(&guest.store, guest.instance, "quadruple").unwrap();
+    let Step::Host(call, request) = guest.store.call(func, [Input::Int(5)].into_iter()).unwrap()
+    else {
+        panic!("expected a host call")
+    };
+    assert_eq!(request.import, 0);
+    assert_eq!(request.params[0].i32(), Some(5));
+    assert!(request.memory.is_none());
+    assert!(call.awaits_host());
+    let Step::Host(call, request) = guest
+        .store
+        .resume_host(call, [Input::Int(10)].into_iter())
+        .unwrap()
+    else {
+        panic!("expected a second host call")
+    };
+    assert_eq!(request.params[0].i32(), Some(10));
+    let Step::Done(results) = guest
+        .store
+        .resume_host(call, [Input::Int(20)].into_iter())
+        .unwrap()
+    else {
+        panic!("expected the end")
+    };
+    assert_eq!(results[0].i32(), Some(20));
+}
+
+#[test]
+fn a_guest_may_be_called_again_while_a_call_waits_for_the_host() {
+    let mut guest = guest(&EngineOptions::default(), None);
+    let quadruple = instance::func(&guest.store, guest.instance, "quadruple").unwrap();
+    let inc = instance::func(&guest.store, guest.instance, "inc").unwrap();
+    let Step::Host(outer, _) = guest
+        .store
+        .call(quadruple, [Input::Int(1)].into_iter())
+        .unwrap()
+    else {
+        panic!("expected a host call")
+    };
+    // A nested call from the "callback", two levels deep.
+    assert_eq!(guest.call("inc", &[]).unwrap()[0].i32(), Some(1));
+    let Step::Host(inner, _) = guest
+        .store
+        .call(quadruple, [Input::Int(3)].into_iter())
+        .unwrap()
+    else {
+        panic!("expected a nested host call")
+    };
+    assert!(matches!(
+        guest.store.call(inc, std::iter::empty()).unwrap(),
+        Step::Done(_)
+    ));
+    drop(inner); // the nested call is abandoned: the outer one goes on regardless
+    let step = guest
+        .store
+        .resume_host(outer, [Input::Int(2)].into_iter())
+        .unwrap();
+    let Step::Host(outer, _) = step else {
+        panic!("expected the second host call")
+    };
+    let Step::Done(results) = guest
+        .store
+        .resume_host(outer, [Input::Int(4)].into_iter())
+        .unwrap()
+    else {
+        panic!("expected the end")
+    };
+    assert_eq!(results[0].i32(), Some(4));
+    assert_eq!(guest.call("inc", &[]).unwrap()[0].i32(), Some(3));
+}
+
+#[test]
+fn host_results_of_the_wrong_type_or_number_fail_the_call() {
+    let mut guest = guest(&EngineOptions::default(), None);
+    let func = instance::func(&guest.store, guest.instance, "quadruple").unwrap();
+    let Step::Host(call, _) = guest.store.call(func, [Input::Int(1)].into_iter()).unwrap() else {
+        panic!("expected a host call")
+    };
+    let error = guest
+        .store
+        .resume_host(call, [Input::Float(1.0)].into_iter())
+        .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "the elixir callback threw an exception: could not convert callback result #1 to a \
+         WebAssembly i32 value."
+    );
+    let Step::Host(call, _) = guest.store.call(func, [Input::Int(1)].into_iter()).unwrap() else {
+        panic!("expected a host call")
+    };
+    let error = guest
+        .store
+        .resume_host(call, std::iter::empty())
+        .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "the elixir callback threw an exception: expected 1 result(s), got 0"
+    );
+    assert_eq!(guest.call("count", &[3]).unwrap()[0].i32(), Some(3));
+}
+
+#[test]
+fn long_calls_yield_once_their_time_budget_is_spent() {
+    let mut guest = guest(&EngineOptions::default(), None);
+    let func = instance::func(&guest.store, guest.instance, "spin").unwrap();
+    let Step::Yield(call) = guest.store.call(func, std::iter::empty()).unwrap() else {
+        panic!("an endless loop must yield")
+    };
+    let spent = guest.store.spent();
+    assert!(
+        spent >= wasmex_core::slice::BUDGET,
+        "yielded after {spent:?}"
+    );
+    assert!(matches!(guest.store.resume(call).unwrap(), Step::Yield(_)));
+    // Dropping the suspended call cancels it; the store goes on.
+    assert_eq!(guest.call("count", &[10]).unwrap()[0].i32(), Some(10));
+}
+
+#[test]
+fn fuel_use_does_not_depend_on_the_slice_size_or_the_store() {
+    let options = EngineOptions::default();
+    let mut reference = guest(&options, Some(0));
+    let expected = [
+        reference.fuel_used("count", &[100_000]),
+        reference.fuel_used("fib", &[20]),
+        reference.fuel_used("quadruple", &[7]),
+    ];
+    assert_eq!(expected[0].0, [100_000]);
+    assert_eq!(expected[1].0, [6_765]);
+    assert_eq!(expected[2].0, [28]);
+
+    for slice in [1_000, 100_000, 10_000_000] {
+        let mut fresh = guest(&options, Some(0));
+        fresh.store.set_slice(Some(slice));
+        for _run in 0..2 {
+            let used = [
+                fresh.fuel_used("count", &[100_000]),
+                fresh.fuel_used("fib", &[20]),
+                fresh.fuel_used("quadruple", &[7]),
+            ];
+            assert_eq!(used, expected, "slice {slice}");
+        }
+    }
+}
+
+#[test]
+fn eager_and_lazy_compilation_use_the_same_fuel() {
+    let lazy = EngineOptions::default();
+    let eager = EngineOptions {
+        compilation_mode: wasmex_core::engine::CompilationMode::Eager,
+        ..EngineOptions::default()
+    };
+    let mut lazy = guest(&lazy, Some(0));
+    let mut eager = guest(&eager, Some(0));
+    assert_eq!(lazy.fuel_used("fib", &[15]), eager.fuel_used("fib", &[15]));
+    assert_eq!(
+        lazy.fuel_used("count", &[1_000]),
+        eager.fuel_used("count", &[1_000])
+    );
+}
+
+#[test]
+fn running_out_of_user_fuel_is_a_trap_and_refuelling_goes_on() {
+    let mut guest = guest(&EngineOptions::default(), Some(0));
+    let (_, needed) = guest.fuel_used("count", &[1_000]);
+
+    guest.store.set_fuel(needed - 1).unwrap();
+    let error = guest.call("count", &[1_000]).unwrap_err();
+    assert_eq!(error.to_string(), "all fuel consumed by WebAssembly");
+
+    guest.store.set_fuel(needed).unwrap();
+    assert_eq!(guest.call("count", &[1_000]).unwrap()[0].i32(), Some(1_000));
+    assert_eq!(guest.store.fuel().unwrap(), 0);
+}
+
+#[test]
+fn stores_without_user_fuel_refuse_fuel_calls_but_still_slice() {
+    let mut guest = guest(&EngineOptions::default(), None);
+    assert!(matches!(guest.store.fuel(), Err(Error::GetFuelDisabled)));
+    assert!(matches!(
+        guest.store.set_fuel(1),
+        Err(Error::SetFuelDisabled)
+    ));
+    guest.store.set_slice(Some(1_000));
+    assert_eq!(
+        guest.call("count", &[1_000_000]).unwrap()[0].i32(),
+        Some(1_000_000)
+    );
+}
+
+#[test]
+fn start_functions_run_after_instantiation_as_ordinary_calls() {
+    let engine = EngineOptions::default().engine();
+    let wat = r#"(module
+      (import "env" "double" (func $double (param i32) (result i32)))
+      (global (export "g") (mut i32) (i32.const 0))
+      (func $start (global.set 0 (call $double (i32.const 21))))
+      (start $start))"#;
+    let module = Module::compile(&engine, wat.as_bytes()).unwrap();
+    let mut store = Store::new(&engine, None, &Limits::default());
+    let Instantiated {
+        instance,
+        pending_starts,
+    } = instance::instantiate(&mut store, &module, &double_import(), &[]).unwrap();
+    assert_eq!(pending_starts.len(), 1);
+    assert_eq!(
+        instance::global_value(&store, instance, "g").unwrap().i32(),
+        Some(0)
+    );
+    let start = instance::start_func(&store, pending_starts[0].0).unwrap();
+    let Step::Host(call, request) = store.call(start, std::iter::empty()).unwrap() else {
+        panic!("expected the start function to call the host")
+    };
+    assert_eq!(request.params[0].i32(), Some(21));
+    assert!(matches!(
+        store
+            .resume_host(call, [Input::Int(42)].into_iter())
+            .unwrap(),
+        Step::Done(_)
+    ));
+    assert_eq!(
+        instance::global_value(&store, instance, "g").unwrap().i32(),
+        Some(42)
+    );
+}
