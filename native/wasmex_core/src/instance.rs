@@ -87,9 +87,22 @@ fn instantiate_one(
 ) -> Result<Instance, Error> {
     // Start functions were moved out of the module at compile time, so instantiation runs
     // no guest code and needs no fuel.
+    let memory_size = store.limits().memory_size;
     linker
         .instantiate_and_start(store.wasmi_mut(), &module.wasmi)
-        .map_err(import_error)
+        .map_err(|error| match (error.kind(), memory_size) {
+            // Wasmex compat: Wasmtime's wording, with the size of the memory refused.
+            (
+                ErrorKind::Instantiation(InstantiationError::FailedToInstantiateMemory(_)),
+                Some(limit),
+            ) => match module.memory_over(limit) {
+                Some(pages) => Error::Wasm(format!(
+                    "memory minimum size of {pages} pages exceeds memory limits"
+                )),
+                None => Error::from(error),
+            },
+            _ => import_error(error),
+        })
 }
 
 /// Words import errors as Wasmex does; wasmi resolves imports in order, reporting missing

@@ -101,6 +101,15 @@ impl Module {
         })
     }
 
+    /// The pages of the first memory the module defines that is larger than `limit` bytes
+    /// (a 64 KiB page each).
+    pub fn memory_over(&self, limit: usize) -> Option<u64> {
+        memories::minimum_bytes(&self.bytes)?
+            .into_iter()
+            .find(|bytes| *bytes > limit as u128)
+            .map(|bytes| (bytes / 65_536) as u64)
+    }
+
     /// The module's name from its `name` custom section, if it has one.
     pub fn name(&self) -> Option<String> {
         let section = self
@@ -176,13 +185,18 @@ pub fn wat_to_wasm(text: &str) -> Result<Vec<u8>, Error> {
 mod reader {
     /// Reads an unsigned LEB128 `u32` at `*pos`, advancing it.
     pub fn u32(bytes: &[u8], pos: &mut usize) -> Option<u32> {
+        u32::try_from(u64(bytes, pos)?).ok()
+    }
+
+    /// Reads an unsigned LEB128 `u64` at `*pos`, advancing it.
+    pub fn u64(bytes: &[u8], pos: &mut usize) -> Option<u64> {
         let mut result: u64 = 0;
-        for shift in (0..35).step_by(7) {
+        for shift in (0..64).step_by(7) {
             let byte = *bytes.get(*pos)?;
             *pos += 1;
-            result |= u64::from(byte & 0x7f) << shift;
+            result |= u64::from(byte & 0x7f).checked_shl(shift)?;
             if byte & 0x80 == 0 {
-                return u32::try_from(result).ok();
+                return Some(result);
             }
         }
         None
@@ -291,6 +305,39 @@ mod start {
         out.push(id);
         reader::write_u32(out, body.len() as u32);
         out.extend_from_slice(body);
+    }
+}
+
+/// Reading the memory section.
+mod memories {
+    use super::reader;
+
+    const MEMORY: u8 = 5;
+
+    /// The minimum size in bytes of each memory the module defines (not imports).
+    pub fn minimum_bytes(bytes: &[u8]) -> Option<Vec<u128>> {
+        let sections = reader::sections(bytes)?;
+        let Some((_, _, payload)) = sections.iter().find(|(id, _, _)| *id == MEMORY) else {
+            return Some(Vec::new());
+        };
+        let mut pos = payload.start;
+        let count = reader::u32(bytes, &mut pos)?;
+        let mut minimums = Vec::new();
+        for _ in 0..count {
+            let flags = *bytes.get(pos)?;
+            pos += 1;
+            let minimum = reader::u64(bytes, &mut pos)?;
+            if flags & 0x01 != 0 {
+                reader::u64(bytes, &mut pos)?;
+            }
+            let page_size_log2 = if flags & 0x08 != 0 {
+                reader::u32(bytes, &mut pos)?
+            } else {
+                16
+            };
+            minimums.push(u128::from(minimum) << page_size_log2.min(16));
+        }
+        Some(minimums)
     }
 }
 

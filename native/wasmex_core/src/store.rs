@@ -58,6 +58,7 @@ pub struct Host {
 #[derive(Debug)]
 pub struct Store {
     inner: wasmi::Store<Host>,
+    limits: Limits,
     /// Fuel per slice when set; otherwise the calibrated [`crate::slice`] size.
     slice_override: Option<u64>,
     /// Wall time spent running guest code since the current host invocation started.
@@ -76,6 +77,7 @@ impl Store {
         inner.limiter(|host| &mut host.limits);
         Self {
             inner,
+            limits: *limits,
             slice_override: None,
             spent: Duration::ZERO,
         }
@@ -89,6 +91,11 @@ impl Store {
     /// The wasmi store, mutably.
     pub fn wasmi_mut(&mut self) -> &mut wasmi::Store<Host> {
         &mut self.inner
+    }
+
+    /// The store's resource limits.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
     }
 
     /// The engine this store belongs to.
