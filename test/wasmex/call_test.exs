@@ -72,6 +72,22 @@ defmodule Wasmex.CallTest do
     assert Task.await(waiter) == {:ok, [7]}
   end
 
+  test "killing the latest of several callers of a store frees it" do
+    %{store: store, instance: instance} = gated()
+    # Two processes in turn suspend a call on the store (and are monitored in turn);
+    # the store follows the one that owns it now.
+    first = start_in_gate(store, instance, "gated")
+    send(first, :open)
+    assert_receive {:done, ^first, {:ok, [1]}}
+    second = start_in_gate(store, instance, "gated")
+    Process.exit(second, :kill)
+    assert Wasmex.Instance.call_function(store, instance, "count", [2]) == {:ok, [2]}
+    # The test process itself suspends now; a dead earlier owner changes nothing.
+    third = start_in_gate(store, instance, "gated")
+    send(third, :open)
+    assert_receive {:done, ^third, {:ok, [1]}}
+  end
+
   test "memory access from another process waits for the running call" do
     %{store: store, instance: instance} =
       instantiate(

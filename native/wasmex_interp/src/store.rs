@@ -19,7 +19,9 @@
 //! # Cancellation
 //!
 //! When a call first suspends, the store monitors its owner. If the owner dies, the
-//! monitor drops its suspended calls, releases the store and wakes a waiter.
+//! monitor drops its suspended calls, releases the store and wakes a waiter. The monitor
+//! is kept after the call ends (and replaced when another process suspends a call), so a
+//! process that calls into a store over and over pays for it once.
 
 use crate::{atoms, engine::EngineResource, reply::Done};
 use rustler::{Env, LocalPid, Monitor, NifStruct, ResourceArc};
@@ -46,16 +48,14 @@ pub(crate) struct StoreResource {
 struct State {
     /// `None` while checked out by the owner to run guest code.
     store: Option<Box<Store>>,
-    owner: Option<Owner>,
+    /// The process running a call, from its start to its end.
+    owner: Option<LocalPid>,
     /// Suspended calls of the owner, innermost last.
     calls: Vec<Call>,
+    /// The last process that suspended a call, and its monitor.
+    monitored: Option<(LocalPid, Monitor)>,
     /// Processes waiting for the store, first come first served.
     waiters: VecDeque<LocalPid>,
-}
-
-struct Owner {
-    pid: LocalPid,
-    monitor: Option<Monitor>,
 }
 
 // rustler returns NIF results through `catch_unwind`. A panic cannot leave this resource
@@ -66,12 +66,19 @@ impl std::panic::RefUnwindSafe for StoreResource {}
 impl rustler::Resource for StoreResource {
     const IMPLEMENTS_DOWN: bool = true;
 
-    /// The owner died: its suspended calls are dropped and the store is free again.
+    /// A monitored process died: if it owned the store, its suspended calls are dropped
+    /// and the store is free again.
     fn down<'a>(&'a self, env: Env<'a>, pid: LocalPid, _monitor: Monitor) {
         let Ok(mut state) = self.state.lock() else {
             return;
         };
-        if state.owner.as_ref().is_some_and(|owner| owner.pid == pid) {
+        if state
+            .monitored
+            .is_some_and(|(monitored, _)| monitored == pid)
+        {
+            state.monitored = None;
+        }
+        if state.owner == Some(pid) {
             state.calls.clear();
             state.owner = None;
             state.wake_one(env, self.id);
@@ -126,6 +133,7 @@ impl StoreResource {
                 store: Some(Box::new(store)),
                 owner: None,
                 calls: Vec::new(),
+                monitored: None,
                 waiters: VecDeque::new(),
             }),
         }
@@ -180,23 +188,21 @@ impl StoreResource {
         let mut state = self.lock()?;
         state.admit(pid)?;
         let call = if resume {
-            let owned = state.owner.as_ref().is_some_and(|owner| owner.pid == pid);
+            let owned = state.owner == Some(pid);
             Some(state.calls.pop().filter(|_| owned).ok_or(Error::NoCall)?)
         } else {
             None
         };
         let store = state.store.take().ok_or_else(checked_out)?;
-        if state.owner.is_none() {
-            state.owner = Some(Owner { pid, monitor: None });
-        }
+        state.owner = Some(pid);
         Ok(Checkout { store, call })
     }
 
     /// Puts a checked-out store back, with the call still suspended if there is one.
     ///
     /// When the owner has no suspended call left, the store is released and the first
-    /// waiter woken. When a call stays suspended, the owner is monitored (once), so that
-    /// its death releases the store.
+    /// waiter woken. When a call stays suspended, the owner is monitored, so that its
+    /// death releases the store.
     pub(crate) fn checkin(
         this: &ResourceArc<Self>,
         env: Env,
@@ -210,10 +216,8 @@ impl StoreResource {
         match suspended {
             Some(call) => {
                 state.calls.push(call);
-                if let Some(owner) = state.owner.as_mut() {
-                    if owner.monitor.is_none() {
-                        owner.monitor = this.monitor(Some(env), &owner.pid);
-                    }
+                if let Some(owner) = state.owner {
+                    state.monitor(this, env, owner);
                 }
             }
             None if state.calls.is_empty() => state.release(this, env),
@@ -228,10 +232,7 @@ impl StoreResource {
     /// [`Error::NoCall`] when the caller has no suspended call.
     pub(crate) fn abort(this: &ResourceArc<Self>, env: Env) -> Result<(), Error> {
         let mut state = this.lock()?;
-        let owned = state
-            .owner
-            .as_ref()
-            .is_some_and(|owner| owner.pid == env.pid());
+        let owned = state.owner == Some(env.pid());
         if !owned || state.calls.pop().is_none() {
             return Err(Error::NoCall);
         }
@@ -251,8 +252,8 @@ impl StoreResource {
 impl State {
     /// Lets `pid` use the store, or queues it.
     fn admit(&mut self, pid: LocalPid) -> Result<(), Error> {
-        match &self.owner {
-            Some(owner) if owner.pid != pid => {
+        match self.owner {
+            Some(owner) if owner != pid => {
                 if !self.waiters.contains(&pid) {
                     self.waiters.push_back(pid);
                 }
@@ -262,14 +263,22 @@ impl State {
         }
     }
 
-    fn release(&mut self, this: &ResourceArc<StoreResource>, env: Env) {
-        if let Some(Owner {
-            monitor: Some(monitor),
-            ..
-        }) = self.owner.take()
+    /// Makes sure `pid` is the monitored process.
+    fn monitor(&mut self, this: &ResourceArc<StoreResource>, env: Env, pid: LocalPid) {
+        if self
+            .monitored
+            .is_some_and(|(monitored, _)| monitored == pid)
         {
-            this.demonitor(Some(env), &monitor);
+            return;
         }
+        if let Some((_, previous)) = self.monitored.take() {
+            this.demonitor(Some(env), &previous);
+        }
+        self.monitored = this.monitor(Some(env), &pid).map(|monitor| (pid, monitor));
+    }
+
+    fn release(&mut self, this: &ResourceArc<StoreResource>, env: Env) {
+        self.owner = None;
         self.wake_one(env, this.id);
     }
 
