@@ -26,6 +26,9 @@ defmodule Wasmex.Memory do
 
   defstruct [:resource]
 
+  # Copies larger than this (about a millisecond of memcpy) run on a dirty scheduler.
+  @dirty_bytes 4 * 1024 * 1024
+
   @type t :: %__MODULE__{resource: reference()}
 
   @doc """
@@ -92,6 +95,10 @@ defmodule Wasmex.Memory do
   """
   @spec read_binary(StoreOrCaller.t(), t(), non_neg_integer(), non_neg_integer()) ::
           {:ok, binary()} | {:error, String.t()}
+  def read_binary(%StoreOrCaller{resource: s}, %__MODULE__{resource: m}, offset, length)
+      when is_integer(length) and length > @dirty_bytes,
+      do: Call.on_store(s, fn -> Native.memory_read_binary_dirty(s, m, offset, length) end)
+
   def read_binary(%StoreOrCaller{resource: s}, %__MODULE__{resource: m}, offset, length),
     do: Call.on_store(s, fn -> Native.memory_read_binary(s, m, offset, length) end)
 
@@ -125,6 +132,10 @@ defmodule Wasmex.Memory do
   """
   @spec write_binary(StoreOrCaller.t(), t(), non_neg_integer(), binary()) ::
           :ok | {:error, String.t()}
+  def write_binary(%StoreOrCaller{resource: s}, %__MODULE__{resource: m}, offset, binary)
+      when byte_size(binary) > @dirty_bytes,
+      do: Call.on_store(s, fn -> Native.memory_write_binary_dirty(s, m, offset, binary) end)
+
   def write_binary(%StoreOrCaller{resource: s}, %__MODULE__{resource: m}, offset, binary)
       when is_binary(binary),
       do: Call.on_store(s, fn -> Native.memory_write_binary(s, m, offset, binary) end)

@@ -63,7 +63,9 @@ defmodule Wasmex.Native do
   def memory_size(_store, _memory), do: nif_error()
   def memory_grow(_store, _memory, _pages), do: nif_error()
   def memory_read_binary(_store, _memory, _offset, _len), do: nif_error()
+  def memory_read_binary_dirty(_store, _memory, _offset, _len), do: nif_error()
   def memory_write_binary(_store, _memory, _offset, _binary), do: nif_error()
+  def memory_write_binary_dirty(_store, _memory, _offset, _binary), do: nif_error()
   def memory_get_byte(_store, _memory, _index), do: nif_error()
   def memory_set_byte(_store, _memory, _index, _value), do: nif_error()
 

@@ -74,6 +74,23 @@ defmodule Wasmex.MemoryTest do
       end
     end
 
+    test "copy megabytes (on a dirty scheduler) the same way" do
+      %{store: store, instance: instance} =
+        instantiate(~S[(module (memory (export "memory") 200))])
+
+      {:ok, memory} = Wasmex.Memory.from_instance(store, instance)
+      bytes = :crypto.strong_rand_bytes(12 * 1024 * 1024)
+      assert Wasmex.Memory.write_binary(store, memory, 7, bytes) == :ok
+      assert Wasmex.Memory.read_binary(store, memory, 7, byte_size(bytes)) == {:ok, bytes}
+      size = Wasmex.Memory.size(store, memory)
+
+      assert Wasmex.Memory.read_binary(store, memory, size - 10, 5 * 1024 * 1024) ==
+               {:error, "out of bounds memory access"}
+
+      assert Wasmex.Memory.write_binary(store, memory, size - 10, bytes) ==
+               {:error, "out of bounds memory access"}
+    end
+
     test "read_string/4 is read_binary/4", %{store: store, memory: memory} do
       :ok = Wasmex.Memory.write_binary(store, memory, 0, "Hello, World!")
       assert Wasmex.Memory.read_string(store, memory, 0, 13) == {:ok, "Hello, World!"}

@@ -90,10 +90,10 @@ fn new(
             module: module.module.clone(),
         })
         .collect();
-    let mut checkout = store.checkout(env, false)?;
-    let instantiated = instance::instantiate(&mut checkout.store, &module.module, &specs, &links);
-    StoreResource::checkin(&store, env, checkout.store, None);
-    let instantiated = instantiated?;
+    let instantiated = StoreResource::with_checked_out(&store, env, |checked_out| {
+        instance::instantiate(checked_out, &module.module, &specs, &links)
+    })?;
+
     let instance =
         InstanceResource::new(&store, instantiated.instance, module.module.wasmi.clone());
     let starts = instantiated

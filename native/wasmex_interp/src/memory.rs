@@ -33,7 +33,8 @@ impl ExMemory {
     }
 }
 
-/// Runs a short operation on `memory` after checking it belongs to `store`.
+/// Runs a short operation on `memory` under the store lock, after checking that the
+/// memory belongs to `store`.
 fn with_memory<R>(
     env: Env,
     store: &StoreResource,
@@ -42,6 +43,17 @@ fn with_memory<R>(
 ) -> Result<R, Error> {
     store.check(memory.store_id, "memory")?;
     store.with(env, |store| f(store, memory.memory))
+}
+
+/// Runs a long operation on `memory` (from a dirty NIF) with the store checked out.
+fn with_memory_checked_out<R>(
+    env: Env,
+    store: &ResourceArc<StoreResource>,
+    memory: &MemoryResource,
+    f: impl FnOnce(&mut wasmex_core::store::Store, wasmi::Memory) -> Result<R, Error>,
+) -> Result<R, Error> {
+    store.check(memory.store_id, "memory")?;
+    StoreResource::with_checked_out(store, env, |store| f(store, memory.memory))
 }
 
 #[rustler::nif(name = "memory_from_instance")]
@@ -69,8 +81,7 @@ fn size(
     })
 }
 
-// Growing can take tens of milliseconds (the new pages are zeroed): a dirty scheduler, and
-// the store checked out so that the lock is not held meanwhile.
+// Growing can take tens of milliseconds (the new pages are zeroed).
 #[rustler::nif(name = "memory_grow", schedule = "DirtyCpu")]
 fn grow(
     env: Env,
@@ -78,14 +89,16 @@ fn grow(
     memory: ResourceArc<MemoryResource>,
     pages: u64,
 ) -> Done {
-    Done((|| {
-        store.check(memory.store_id, "memory")?;
-        let mut checkout = store.checkout(env, false)?;
-        let grown = memory::grow(&mut checkout.store, memory.memory, pages);
-        StoreResource::checkin(&store, env, checkout.store, None);
-        grown.map(|_| ())
-    })())
+    Done(with_memory_checked_out(
+        env,
+        &store,
+        &memory,
+        |store, memory| memory::grow(store, memory, pages).map(|_| ()),
+    ))
 }
+
+// Reads and writes come in two schedules: the Elixir side sends copies of more than a few
+// megabytes (about a millisecond of memcpy) to the dirty variant.
 
 #[rustler::nif(name = "memory_read_binary")]
 fn read_binary<'a>(
@@ -96,6 +109,22 @@ fn read_binary<'a>(
     len: u64,
 ) -> Result<Binary<'a>, Error> {
     with_memory(env, &store, &memory, |store, memory| {
+        Ok(reply::binary(
+            env,
+            memory::read(store, memory, offset, len)?,
+        ))
+    })
+}
+
+#[rustler::nif(name = "memory_read_binary_dirty", schedule = "DirtyCpu")]
+fn read_binary_dirty<'a>(
+    env: Env<'a>,
+    store: ResourceArc<StoreResource>,
+    memory: ResourceArc<MemoryResource>,
+    offset: u64,
+    len: u64,
+) -> Result<Binary<'a>, Error> {
+    with_memory_checked_out(env, &store, &memory, |store, memory| {
         Ok(reply::binary(
             env,
             memory::read(store, memory, offset, len)?,
@@ -116,6 +145,21 @@ fn write_binary(
     }))
 }
 
+#[rustler::nif(name = "memory_write_binary_dirty", schedule = "DirtyCpu")]
+fn write_binary_dirty(
+    env: Env,
+    store: ResourceArc<StoreResource>,
+    memory: ResourceArc<MemoryResource>,
+    offset: u64,
+    bytes: Binary,
+) -> Done {
+    Done(with_memory_checked_out(
+        env,
+        &store,
+        &memory,
+        |store, memory| memory::write(store, memory, offset, bytes.as_slice()),
+    ))
+}
 #[rustler::nif(name = "memory_get_byte")]
 fn get_byte(
     env: Env,

@@ -40,7 +40,8 @@ fn name(module: ResourceArc<ModuleResource>) -> Option<String> {
     module.module.name()
 }
 
-#[rustler::nif(name = "module_exports")]
+// Dirty: a module may have a hundred thousand exports.
+#[rustler::nif(name = "module_exports", schedule = "DirtyCpu")]
 fn exports(env: Env, module: ResourceArc<ModuleResource>) -> NifResult<Term> {
     let mut map = Term::map_new(env);
     for (name, info) in module.module.exports() {
@@ -49,7 +50,7 @@ fn exports(env: Env, module: ResourceArc<ModuleResource>) -> NifResult<Term> {
     Ok(map)
 }
 
-#[rustler::nif(name = "module_imports")]
+#[rustler::nif(name = "module_imports", schedule = "DirtyCpu")]
 fn imports(env: Env, module: ResourceArc<ModuleResource>) -> NifResult<Term> {
     let mut namespaces: BTreeMap<String, Term> = BTreeMap::new();
     for (namespace, name, info) in module.module.imports() {

@@ -225,7 +225,25 @@ impl StoreResource {
         }
     }
 
+    /// Runs a long host operation (on a dirty scheduler) with the store checked out, so
+    /// that the lock is not held meanwhile; other processes wait for the store.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Busy`] when another process owns the store, or what `f` returns.
+    pub(crate) fn with_checked_out<R>(
+        this: &ResourceArc<Self>,
+        env: Env,
+        f: impl FnOnce(&mut Store) -> Result<R, Error>,
+    ) -> Result<R, Error> {
+        let mut checkout = this.checkout(env, false)?;
+        let result = f(&mut checkout.store);
+        StoreResource::checkin(this, env, checkout.store, None);
+        result
+    }
+
     /// Drops the owner's innermost suspended call (a timeout, or a callback that failed).
+
     ///
     /// # Errors
     ///
