@@ -243,7 +243,6 @@ impl StoreResource {
     }
 
     /// Drops the owner's innermost suspended call (a timeout, or a callback that failed).
-
     ///
     /// # Errors
     ///
