@@ -2,7 +2,8 @@ defmodule Wasmex.Call do
   @moduledoc false
   # Drives guest calls in the calling process (see native/wasmex_interp/src/call.rs):
   #
-  #   * `:yield` - the NIF ran one fuel slice (about 0.5 ms); check the deadline, resume.
+  #   * `:yield` - the NIF ran guest code for its time budget (0.2 ms); check the deadline,
+  #     resume.
   #   * `{:host_call, index, params, memory}` - the guest called an Elixir import: run the
   #     callback here, resume with its results (or abort the call if it failed).
   #   * `{:error, :busy}` - another process owns the store: wait for

@@ -3,7 +3,7 @@ defmodule Wasmex.Instance do
   An instance of a `Wasmex.Module` in a store: its functions can be called, its memory
   and globals read and written.
 
-  Calls run in the calling process, in fuel slices of about half a millisecond, so a long
+  Calls run in the calling process, in slices of about 0.2 ms, so a long
   or endless guest call never blocks a scheduler and can be stopped by a timeout or by
   killing the process. Elixir imports (see `new/4`) also run in the calling process.
 

@@ -80,8 +80,7 @@ impl Store {
             .collect();
         self.start_budget();
         let outcome = self.metered(0, |store| func.call_resumable(store, &params, &mut results));
-        let step = self.settle(outcome, results);
-        self.run_budget(step)
+        self.run_budget(outcome, results)
     }
 
     /// Goes on with a call that yielded, for one more time budget.
@@ -90,9 +89,17 @@ impl Store {
     ///
     /// [`Error::NoCall`] when the call waits for an import's results; or the guest's trap.
     pub fn resume(&mut self, call: Call) -> Result<Step, Error> {
+        let Call {
+            suspended,
+            mut results,
+        } = call;
+        let Suspended::Fuel(suspended) = suspended else {
+            return Err(Error::NoCall);
+        };
         self.start_budget();
-        let step = self.resume_slice(call);
-        self.run_budget(step)
+        let required = suspended.required_fuel();
+        let outcome = self.metered(required, |store| suspended.resume(store, &mut results));
+        self.run_budget(outcome, results)
     }
 
     /// Resumes a call that waits for an Elixir import with the callback's results.
@@ -119,33 +126,28 @@ impl Store {
         let outcome = self.metered(0, |store| {
             suspended.resume(store, &host_results, &mut results)
         });
-        let step = self.settle(outcome, results);
-        self.run_budget(step)
+        self.run_budget(outcome, results)
     }
 
-    /// Runs one more fuel slice of a call that ran out of slice fuel.
-    fn resume_slice(&mut self, call: Call) -> Result<Step, Error> {
-        let Call {
-            suspended,
-            mut results,
-        } = call;
-        let Suspended::Fuel(suspended) = suspended else {
-            return Err(Error::NoCall);
-        };
-        let required = suspended.required_fuel();
-        let outcome = self.metered(required, |store| suspended.resume(store, &mut results));
-        self.settle(outcome, results)
-    }
-
-    /// Resumes slices in place while the time budget lasts.
-    fn run_budget(&mut self, mut step: Result<Step, Error>) -> Result<Step, Error> {
-        while let Ok(Step::Yield(call)) = step {
-            if self.budget_spent() {
-                return Ok(Step::Yield(call));
+    /// Resumes slices that ran out of slice fuel in place, while the time budget lasts
+    /// and the user's fuel can pay for them; then settles where the call stands.
+    fn run_budget(
+        &mut self,
+        mut outcome: Result<ResumableCall, wasmi::Error>,
+        mut results: Vec<Val>,
+    ) -> Result<Step, Error> {
+        loop {
+            match outcome {
+                Ok(ResumableCall::OutOfFuel(suspended))
+                    if !self.budget_spent()
+                        && !self.user_fuel_exhausted(suspended.required_fuel()) =>
+                {
+                    let required = suspended.required_fuel();
+                    outcome = self.metered(required, |store| suspended.resume(store, &mut results));
+                }
+                outcome => return self.settle(outcome, results),
             }
-            step = self.resume_slice(call);
         }
-        step
     }
 
     fn settle(

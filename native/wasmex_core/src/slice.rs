@@ -14,12 +14,16 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-/// Wall time one host invocation runs guest code for before it yields: half the BEAM's
-/// 1 ms NIF guideline. An invocation ends within about `BUDGET + TARGET`.
-pub const BUDGET: Duration = Duration::from_micros(500);
+/// Wall time one host invocation runs guest code for before it yields, well inside the
+/// BEAM's 1 ms NIF guideline. An invocation ends within about `BUDGET + TARGET`.
+///
+/// Measured with 2 × schedulers processes running endless guests (bench W7): a 500 µs
+/// budget made a 1 ms timer fire 2.1 ms late (p99 3.1 ms); 200 µs makes it 1.0 ms late
+/// (p99 1.2 ms), the same as an idle BEAM. Each yield costs well under a microsecond.
+pub const BUDGET: Duration = Duration::from_micros(200);
 
 /// Wall time one fuel slice aims at.
-pub const TARGET: Duration = Duration::from_micros(100);
+pub const TARGET: Duration = Duration::from_micros(50);
 
 /// The first slice before any sample: short enough for a slow 32-bit ARM board.
 pub const INITIAL: u64 = 30_000;
@@ -64,16 +68,13 @@ mod tests {
     fn slices_follow_the_measured_speed_within_bounds() {
         // One test touches the global so that parallel tests cannot race on it.
         FUEL_PER_SLICE.store(MIN, Ordering::Relaxed);
-        // A CPU doing 1 fuel/ns: the ideal 100 µs slice is 100_000 fuel.
+        // A CPU doing 1 fuel/ns: the ideal 50 µs slice is 50_000 fuel.
         for _ in 0..50 {
             let slice = current();
             record(slice, slice, Duration::from_nanos(slice));
         }
         let settled = current();
-        assert!(
-            (90_000..=110_000).contains(&settled),
-            "settled at {settled}"
-        );
+        assert!((45_000..=55_000).contains(&settled), "settled at {settled}");
 
         // A sample that used little of its budget says nothing.
         record(10, settled, Duration::from_secs(1));

@@ -61,8 +61,10 @@ pub struct Store {
     limits: Limits,
     /// Fuel per slice when set; otherwise the calibrated [`crate::slice`] size.
     slice_override: Option<u64>,
-    /// Wall time spent running guest code since the current host invocation started.
-    spent: Duration,
+    /// When the current host invocation started.
+    started: Instant,
+    /// When the last slice ended (or the invocation started).
+    clock: Instant,
 }
 
 impl Store {
@@ -79,7 +81,8 @@ impl Store {
             inner,
             limits: *limits,
             slice_override: None,
-            spent: Duration::ZERO,
+            started: Instant::now(),
+            clock: Instant::now(),
         }
     }
 
@@ -132,19 +135,20 @@ impl Store {
         self.slice_override = fuel.map(|fuel| fuel.max(1));
     }
 
-    /// Wall time spent running guest code in the current (or last) host invocation.
+    /// Wall time the current (or last) host invocation has spent running guest code.
     pub fn spent(&self) -> Duration {
-        self.spent
+        self.clock.saturating_duration_since(self.started)
     }
 
     /// Starts the time budget of a host invocation.
     pub(crate) fn start_budget(&mut self) {
-        self.spent = Duration::ZERO;
+        self.started = Instant::now();
+        self.clock = self.started;
     }
 
     /// `true` once the current host invocation has run guest code for its budget.
     pub(crate) fn budget_spent(&self) -> bool {
-        self.spent >= crate::slice::BUDGET
+        self.spent() >= crate::slice::BUDGET
     }
 
     /// Runs `run` with a fuel budget of one slice (at least `required`), then charges the
@@ -166,10 +170,11 @@ impl Store {
         };
         // `set_fuel` only fails when the engine does not meter fuel; ours always does.
         let _ = self.inner.set_fuel(budget);
-        let started = Instant::now();
         let result = run(&mut self.inner);
-        let elapsed = started.elapsed();
-        self.spent += elapsed;
+        // One clock reading per slice: it ends this slice and starts the next.
+        let now = Instant::now();
+        let elapsed = now.saturating_duration_since(self.clock);
+        self.clock = now;
         let used = budget.saturating_sub(self.inner.get_fuel().unwrap_or(0));
         if let Some(left) = &mut self.inner.data_mut().user_fuel {
             *left = left.saturating_sub(used);

@@ -141,7 +141,7 @@ fn run(
 /// guest code is scheduled out like one running Erlang code.
 ///
 /// A yield means the invocation ran its whole budget: that counts as a full time slice,
-/// so the process makes way for others after every budget (turns of about 0.5 ms). A
+/// so the process makes way for others after every budget (turns of about 0.2 ms). A
 /// shorter invocation counts in proportion to 1 ms; one under 10 µs (most calls) counts as
 /// an ordinary NIF call.
 fn consume_timeslice(env: Env, elapsed: Duration, yielded: bool) {
