@@ -67,6 +67,22 @@ defmodule Wasmex.Call do
     end
   end
 
+  # The guest sleeps (WASI): wait here, then go on, or stop at the deadline.
+  defp drive(
+         {:sleep, microseconds},
+         {%StoreOrCaller{resource: store}, _, deadline, timeout} = call
+       ) do
+    ms = div(microseconds + 999, 1000)
+
+    if remaining(deadline) <= ms do
+      Process.sleep(remaining(deadline))
+      abort(store, timeout)
+    else
+      Process.sleep(ms)
+      drive(Native.call_resume(store, nil), call)
+    end
+  end
+
   defp drive({:host_call, index, params, memory}, call) do
     {%StoreOrCaller{resource: store} = s, instance, deadline, timeout} = call
     {fun, result_count} = elem(instance.callbacks, index)

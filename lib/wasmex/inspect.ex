@@ -2,7 +2,14 @@
 # `#Wasmex.Module<#Reference<...>>`, never showing their fields (an instance carries the
 # import callbacks).
 defimpl Inspect,
-  for: [Wasmex.Engine, Wasmex.StoreOrCaller, Wasmex.Module, Wasmex.Instance, Wasmex.Memory] do
+  for: [
+    Wasmex.Engine,
+    Wasmex.StoreOrCaller,
+    Wasmex.Module,
+    Wasmex.Instance,
+    Wasmex.Memory,
+    Wasmex.Pipe
+  ] do
   import Inspect.Algebra
 
   def inspect(%{__struct__: module, resource: resource}, opts) do

@@ -202,6 +202,54 @@ defmodule Wasmex.Instance do
     Call.call_function(store, instance, function_name(name), params, timeout)
   end
 
+  @doc """
+  Calls the exported function `name` in the background, Wasmex's asynchronous form:
+  returns `:ok` at once and sends `{tag, result}` to `pid` when the call ends, where
+  `from = {pid, tag}` (a `GenServer` `from` works: the result is a reply to it).
+
+  The call runs in a new process, which is where the instance's Elixir imports are then
+  called. With a `timeout` (ms), a call that runs longer is stopped and the result is a
+  timeout error.
+
+      iex> {:ok, store} = Wasmex.Store.new()
+      iex> {:ok, module} = Wasmex.Module.compile(store, ~S[(module
+      ...>   (func (export "answer") (result i32) (i32.const 42)))])
+      iex> {:ok, instance} = Wasmex.Instance.new(store, module, %{})
+      iex> ref = make_ref()
+      iex> Wasmex.Instance.call_exported_function(store, instance, "answer", [], {self(), ref})
+      :ok
+      iex> receive do {^ref, result} -> result end
+      {:ok, [42]}
+  """
+  @spec call_exported_function(
+          StoreOrCaller.t(),
+          t(),
+          String.t() | atom(),
+          [value()],
+          GenServer.from(),
+          timeout() | nil
+        ) :: :ok
+  def call_exported_function(store, instance, name, params, from, timeout \\ nil)
+
+  def call_exported_function(
+        %StoreOrCaller{} = store,
+        %__MODULE__{} = instance,
+        name,
+        params,
+        {pid, _tag} = from,
+        timeout
+      )
+      when is_pid(pid) and is_list(params) do
+    name = function_name(name)
+    timeout = timeout!(timeout || :infinity)
+
+    spawn(fn ->
+      GenServer.reply(from, Call.call_function(store, instance, name, params, timeout))
+    end)
+
+    :ok
+  end
+
   defp function_name(name) when is_binary(name), do: name
   defp function_name(name) when is_atom(name), do: Atom.to_string(name)
 

@@ -75,8 +75,16 @@ defmodule Wasmex.Native do
   def module_exports(_module), do: nif_error()
   def module_imports(_module), do: nif_error()
 
+  # pipe.rs
+  def pipe_new, do: nif_error()
+  def pipe_size(_pipe), do: nif_error()
+  def pipe_seek(_pipe, _position), do: nif_error()
+  def pipe_read_binary(_pipe), do: nif_error()
+  def pipe_write_binary(_pipe, _binary), do: nif_error()
+
   # store.rs
   def store_new(_limits, _engine, _fuel), do: nif_error()
+  def store_new_wasi(_options, _limits, _engine, _fuel), do: nif_error()
   def store_or_caller_get_fuel(_store), do: nif_error()
   def store_or_caller_set_fuel(_store, _fuel), do: nif_error()
   def store_set_slice(_store, _fuel), do: nif_error()

@@ -12,7 +12,8 @@ defmodule Wasmex.Store do
       iex> {:ok, %Wasmex.Instance{}} = Wasmex.Instance.new(store, module, %{})
   """
 
-  alias Wasmex.{Engine, Native, StoreLimits, StoreOrCaller}
+  alias Wasmex.{Engine, Native, Pipe, StoreLimits, StoreOrCaller}
+  alias Wasmex.Wasi.{PreopenOptions, WasiOptions}
 
   @typedoc """
   The seed's form of store options: a plain map with `:fuel` (fuel metering on, with that
@@ -63,13 +64,89 @@ defmodule Wasmex.Store do
   end
 
   defp new_store(limits, engine, fuel) do
-    engine_resource =
-      case engine do
-        nil -> nil
-        %Engine{resource: resource} -> resource
-        other -> raise ArgumentError, "expected a %Wasmex.Engine{} or nil, got: #{inspect(other)}"
+    {:ok, Native.store_new(limits, engine_resource(engine), fuel)}
+  end
+
+  @doc """
+  Creates a WASI store: guests instantiated in it may import WASI preview 1
+  (`wasi_snapshot_preview1`) with the arguments, environment, directories and standard
+  streams of `options`. See `Wasmex.Wasi.WasiOptions`.
+
+  `limits` and `engine` are as in `new/2`; `limits` may also be the seed's map with
+  `:fuel`. A preopened directory that cannot be opened gives `{:error, reason}`.
+
+      iex> {:ok, store} = Wasmex.Store.new_wasi(%Wasmex.Wasi.WasiOptions{args: ["app"]})
+      iex> {:ok, module} = Wasmex.Module.compile(store, ~S[(module
+      ...>   (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+      ...>   (memory (export "memory") 1)
+      ...>   (func (export "_start") (call $exit (i32.const 3))))])
+      iex> {:ok, instance} = Wasmex.Instance.new(store, module, %{})
+      iex> Wasmex.Instance.call_function(store, instance, "_start", [])
+      {:error, "Exited with i32 exit status 3"}
+  """
+  @spec new_wasi(WasiOptions.t(), StoreLimits.t() | options() | nil, Engine.t() | nil) ::
+          {:ok, StoreOrCaller.t()} | {:error, String.t()}
+  def new_wasi(%WasiOptions{} = options, limits \\ nil, engine \\ nil) do
+    check_wasi!(options)
+
+    {limits, engine, fuel} =
+      case limits do
+        %{} = map when not is_struct(map) ->
+          {Map.get(map, :limits), engine || Map.get(map, :engine), Map.get(map, :fuel)}
+
+        limits ->
+          {limits, engine, nil}
       end
 
-    {:ok, Native.store_new(limits, engine_resource, fuel)}
+    Native.store_new_wasi(options, limits, engine_resource(engine), fuel)
+  end
+
+  defp engine_resource(nil), do: nil
+  defp engine_resource(%Engine{resource: resource}), do: resource
+
+  defp engine_resource(other) do
+    raise ArgumentError, "expected a %Wasmex.Engine{} or nil, got: #{inspect(other)}"
+  end
+
+  defp check_wasi!(%WasiOptions{} = options) do
+    unless is_list(options.args) and Enum.all?(options.args, &is_binary/1) do
+      raise ArgumentError, "expected :args to be a list of strings, got: #{inspect(options.args)}"
+    end
+
+    unless is_map(options.env) and
+             Enum.all?(options.env, fn {k, v} -> is_binary(k) and is_binary(v) end) do
+      raise ArgumentError, "expected :env to be a map of strings, got: #{inspect(options.env)}"
+    end
+
+    unless is_list(options.preopen) and
+             Enum.all?(options.preopen, &match?(%PreopenOptions{path: p} when is_binary(p), &1)) do
+      raise ArgumentError,
+            "expected :preopen to be a list of %Wasmex.Wasi.PreopenOptions{}, got: #{inspect(options.preopen)}"
+    end
+
+    unless match?(nil, options.stdin) or match?(%Pipe{}, options.stdin) do
+      raise ArgumentError,
+            "expected :stdin to be a %Wasmex.Pipe{} or nil, got: #{inspect(options.stdin)}"
+    end
+
+    for key <- [:stdout, :stderr] do
+      case Map.fetch!(options, key) do
+        nil ->
+          :ok
+
+        %Pipe{} ->
+          :ok
+
+        {:send, pid} when is_pid(pid) ->
+          :ok
+
+        {:send, pid, _tag} when is_pid(pid) ->
+          :ok
+
+        other ->
+          raise ArgumentError,
+                "expected #{inspect(key)} to be a %Wasmex.Pipe{}, {:send, pid}, {:send, pid, tag} or nil, got: #{inspect(other)}"
+      end
+    end
   end
 end

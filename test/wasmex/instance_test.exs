@@ -398,3 +398,47 @@ defmodule Wasmex.InstanceTest do
     end
   end
 end
+
+defmodule Wasmex.InstanceAsyncTest do
+  use ExUnit.Case, async: true
+
+  import Wasmex.Fixtures
+
+  describe "call_exported_function/5,6" do
+    test "returns :ok at once and sends {tag, result} to the pid of from" do
+      %{store: store, instance: instance} = instantiate(seed_wat())
+      ref = make_ref()
+
+      assert Wasmex.Instance.call_exported_function(store, instance, "add", [1, 2], {self(), ref}) ==
+               :ok
+
+      assert_receive {^ref, {:ok, [3]}}
+
+      :ok = Wasmex.Instance.call_exported_function(store, instance, :add, [1], {self(), ref})
+      assert_receive {^ref, {:error, "number of params does not match. expected 2, got 1"}}
+    end
+
+    test "stops a call past its timeout" do
+      %{store: store, instance: instance} = instantiate(loop_wat())
+      ref = make_ref()
+      :ok = Wasmex.Instance.call_exported_function(store, instance, "spin", [], {self(), ref}, 50)
+      assert_receive {^ref, {:error, "timeout" <> _}}, 2_000
+      assert Wasmex.Instance.call_function(store, instance, "count", [1]) == {:ok, [1]}
+    end
+
+    test "runs callbacks in the process that runs the call" do
+      test = self()
+
+      imports = %{
+        "env" => %{"gate" => {:fn, [], [], fn ctx -> send(test, {:callback, ctx.pid}) end}}
+      }
+
+      %{store: store, instance: instance} = instantiate(gate_wat(), imports)
+      ref = make_ref()
+      :ok = Wasmex.Instance.call_exported_function(store, instance, "gated", [], {self(), ref})
+      assert_receive {^ref, {:ok, [1]}}
+      assert_received {:callback, pid}
+      refute pid == self()
+    end
+  end
+end

@@ -5,6 +5,7 @@
 //! call ──▶ Done(results) | Err(error)
 //!   │
 //!   ├──▶ Yield(call)            the time budget is spent: resume() goes on
+//!   ├──▶ Sleep(call, duration)  the guest sleeps (WASI): wait, then resume()
 //!   └──▶ Host(call, request)    the guest called an Elixir import: resume_host(results)
 //! ```
 //!
@@ -19,11 +20,13 @@
 
 use crate::{
     error::trap_message,
-    imports::{HostCallMarker, HostRequest},
+    imports::{HostCallMarker, HostRequest, Pending},
     store::Store,
     value::{self, Input},
+    wasi::Sleep,
     Error,
 };
+use std::time::Duration;
 use wasmi::{
     Func, ResumableCall, ResumableCallHostTrap, ResumableCallOutOfFuel, TrapCode, Val, ValType,
 };
@@ -38,6 +41,7 @@ pub struct Call {
 #[derive(Debug)]
 enum Suspended {
     Host(ResumableCallHostTrap),
+    Sleep(ResumableCallHostTrap, Sleep),
     Fuel(ResumableCallOutOfFuel),
 }
 
@@ -50,6 +54,8 @@ pub enum Step {
     Yield(Call),
     /// The guest called an Elixir import; resume with [`Store::resume_host`].
     Host(Call, HostRequest),
+    /// The guest sleeps this long; resume with [`Store::resume`] once it is over.
+    Sleep(Call, Duration),
 }
 
 impl Call {
@@ -83,7 +89,7 @@ impl Store {
         self.run_budget(outcome, results)
     }
 
-    /// Goes on with a call that yielded, for one more time budget.
+    /// Goes on with a call that yielded or slept, for one more time budget.
     ///
     /// # Errors
     ///
@@ -93,12 +99,20 @@ impl Store {
             suspended,
             mut results,
         } = call;
-        let Suspended::Fuel(suspended) = suspended else {
-            return Err(Error::NoCall);
-        };
         self.start_budget();
-        let required = suspended.required_fuel();
-        let outcome = self.metered(required, |store| suspended.resume(store, &mut results));
+        let outcome = match suspended {
+            Suspended::Fuel(suspended) => {
+                let required = suspended.required_fuel();
+                self.metered(required, |store| suspended.resume(store, &mut results))
+            }
+            Suspended::Sleep(suspended, sleep) => {
+                let poll_results = sleep.finish(self.wasmi_mut());
+                self.metered(0, |store| {
+                    suspended.resume(store, &poll_results, &mut results)
+                })
+            }
+            Suspended::Host(_) => return Err(Error::NoCall),
+        };
         self.run_budget(outcome, results)
     }
 
@@ -166,14 +180,19 @@ impl Store {
                     }
                     return Err(Error::from(error));
                 }
-                let request = self.wasmi_mut().data_mut().pending.take();
-                let request = request
-                    .ok_or_else(|| Error::Internal("host call without its request".into()))?;
-                let call = Call {
-                    suspended: Suspended::Host(trap),
-                    results,
-                };
-                Ok(Step::Host(call, request))
+                let pending = self.wasmi_mut().data_mut().pending.take();
+                match pending {
+                    Some(Pending::Import(request)) => {
+                        let suspended = Suspended::Host(trap);
+                        Ok(Step::Host(Call { suspended, results }, request))
+                    }
+                    Some(Pending::Sleep(sleep)) => {
+                        let duration = sleep.duration;
+                        let suspended = Suspended::Sleep(trap, sleep);
+                        Ok(Step::Sleep(Call { suspended, results }, duration))
+                    }
+                    None => Err(Error::Internal("host call without its request".into())),
+                }
             }
             ResumableCall::OutOfFuel(suspended) => {
                 if self.user_fuel_exhausted(suspended.required_fuel()) {

@@ -80,6 +80,9 @@ pub enum Error {
     /// `get_fuel` on a store without fuel metering.
     #[error("Could not get fuel: fuel is not configured in this store")]
     GetFuelDisabled,
+    /// A WASI context that cannot be built (a preopened directory that does not open).
+    #[error("{0}")]
+    Wasi(String),
     /// A handle (instance, memory, ...) used with a store it was not created in.
     #[error("{0} does not belong to this store")]
     ForeignHandle(&'static str),

@@ -21,6 +21,15 @@ pub struct ImportSpec {
     pub ty: FuncType,
 }
 
+/// Why the guest stopped for the host.
+#[derive(Debug, Clone)]
+pub enum Pending {
+    /// It called an Elixir import.
+    Import(HostRequest),
+    /// It went to sleep (WASI `poll_oneoff` on clocks only).
+    Sleep(crate::wasi::Sleep),
+}
+
 /// A call of an Elixir import by the guest, waiting for the callback's results.
 #[derive(Debug, Clone)]
 pub struct HostRequest {
@@ -62,11 +71,11 @@ pub fn define(
             spec.ty.clone(),
             move |mut caller: Caller<'_, Host>, params: &[Val], _results: &mut [Val]| {
                 let memory = caller.get_export("memory").and_then(Extern::into_memory);
-                caller.data_mut().pending = Some(HostRequest {
+                caller.data_mut().pending = Some(Pending::Import(HostRequest {
                     import,
                     params: params.to_vec(),
                     memory,
-                });
+                }));
                 Err(wasmi::Error::host(HostCallMarker))
             },
         );

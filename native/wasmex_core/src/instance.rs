@@ -61,6 +61,9 @@ pub fn instantiate(
     let mut linker = Linker::new(&engine);
     // Later definitions win: Elixir imports override built-in ones (WASI) of the same name.
     linker.allow_shadowing(true);
+    if store.is_wasi() {
+        crate::wasi::add_to_linker(&mut linker)?;
+    }
     imports::define(&mut linker, store.wasmi_mut(), imports)?;
     let mut pending_starts = Vec::new();
     for link in links {

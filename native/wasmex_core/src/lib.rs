@@ -10,6 +10,7 @@
 //! - [`module`], [`instance`], [`memory`]: compiling, instantiating, memory access.
 //! - [`value`]: the conversion rules for values entering Wasm.
 //! - [`slice`]: run-time calibration of the fuel slice.
+//! - [`wasi`]: WASI preview 1 contexts, and a `poll_oneoff` that never blocks a thread.
 
 pub mod call;
 pub mod engine;
@@ -21,5 +22,6 @@ pub mod module;
 pub mod slice;
 pub mod store;
 pub mod value;
+pub mod wasi;
 
 pub use error::Error;

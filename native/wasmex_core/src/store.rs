@@ -1,7 +1,11 @@
 //! The store: a [`wasmi::Store`] plus what the host keeps per store (user fuel, the host
 //! call in flight).
 
-use crate::{imports::HostRequest, Error};
+use crate::{
+    imports::Pending,
+    wasi::{self, Stream, WasiOptions},
+    Error,
+};
 use std::time::{Duration, Instant};
 use wasmi::{Engine, StoreLimits, StoreLimitsBuilder};
 
@@ -44,18 +48,18 @@ impl Limits {
 }
 
 /// The data wasmi keeps for us in every store.
-#[derive(Debug)]
 pub struct Host {
     /// Fuel left for the user, when the user meters fuel; `None` means unmetered.
     pub(crate) user_fuel: Option<u64>,
-    /// The Elixir import call that just trapped out of the guest, waiting to be taken.
-    pub(crate) pending: Option<HostRequest>,
+    /// Why the guest just trapped out to the host, waiting to be taken.
+    pub(crate) pending: Option<Pending>,
+    /// The WASI context of a WASI store.
+    pub(crate) wasi: Option<wasmi_wasi::WasiCtx>,
     /// The store's resource limiter.
     limits: StoreLimits,
 }
 
 /// A store of Wasm instances, with fuel accounting kept apart from slicing.
-#[derive(Debug)]
 pub struct Store {
     inner: wasmi::Store<Host>,
     limits: Limits,
@@ -65,6 +69,8 @@ pub struct Store {
     started: Instant,
     /// When the last slice ended (or the invocation started).
     clock: Instant,
+    /// The guest's standard output and error, when they stream to the host.
+    streams: [Option<Stream>; 2],
 }
 
 impl Store {
@@ -73,6 +79,7 @@ impl Store {
         let host = Host {
             user_fuel,
             pending: None,
+            wasi: None,
             limits: limits.limiter(),
         };
         let mut inner = wasmi::Store::new(engine, host);
@@ -83,7 +90,45 @@ impl Store {
             slice_override: None,
             started: Instant::now(),
             clock: Instant::now(),
+            streams: [None, None],
         }
+    }
+
+    /// A new WASI store of `engine` (see [`Store::new`]).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Wasi`] when the WASI context cannot be built (a preopen that does not open).
+    pub fn new_wasi(
+        engine: &Engine,
+        user_fuel: Option<u64>,
+        limits: &Limits,
+        options: &WasiOptions,
+    ) -> Result<Self, Error> {
+        let mut store = Self::new(engine, user_fuel, limits);
+        store.inner.data_mut().wasi = Some(wasi::context(options)?);
+        let stream = |output: &wasi::Output| match output {
+            wasi::Output::Stream(stream) => Some(stream.clone()),
+            _ => None,
+        };
+        store.streams = [stream(&options.stdout), stream(&options.stderr)];
+        Ok(store)
+    }
+
+    /// `true` for a WASI store.
+    pub fn is_wasi(&self) -> bool {
+        self.inner.data().wasi.is_some()
+    }
+
+    /// Takes what the guest wrote to its streamed standard output and error since the last
+    /// time (`None` for a stream that is not streamed or has nothing new).
+    pub fn take_streams(&self) -> [Option<Vec<u8>>; 2] {
+        self.streams.each_ref().map(|stream| {
+            stream
+                .as_ref()
+                .map(Stream::take)
+                .filter(|chunk| !chunk.is_empty())
+        })
     }
 
     /// The wasmi store.

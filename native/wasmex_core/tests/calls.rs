@@ -73,6 +73,10 @@ impl Guest {
             step = match step {
                 Step::Done(results) => return Ok(results),
                 Step::Yield(call) => self.store.resume(call)?,
+                Step::Sleep(call, duration) => {
+                    std::thread::sleep(duration);
+                    self.store.resume(call)?
+                }
                 Step::Host(call, request) => {
                     let Val::I32(n) = request.params[0] else {
                         panic!("not an i32")

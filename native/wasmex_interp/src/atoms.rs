@@ -12,6 +12,10 @@ rustler::atoms! {
     infinity,
     neg_infinity,
     funcref,
+    send,
+    sleep,
+    wasi_stdout,
+    wasi_stderr,
     externref,
     // Type descriptions (`Module.exports/1`, `Module.imports/1`).
     fn_ = "fn",

@@ -3,7 +3,8 @@
 //! Each NIF here runs at most one fuel slice of guest code and answers:
 //!
 //! - `{:ok, results}` or `{:error, reason}`: the call is over;
-//! - `:yield`: the slice ran out; call `call_resume(store, nil)` for the next one;
+//! - `:yield`: the time budget ran out; call `call_resume(store, nil)` to go on;
+//! - `{:sleep, microseconds}`: the guest sleeps (WASI); wait, then `call_resume(store, nil)`;
 //! - `{:host_call, import_index, params, memory}`: the guest called an Elixir import; run
 //!   the callback and call `call_resume(store, results)` (or `call_abort/1`);
 //! - `{:error, :busy}`: another process owns the store; wait for
@@ -31,6 +32,7 @@ use wasmi::Val;
 enum Progress {
     Done(Vec<Val>),
     Yield,
+    Sleep(Duration),
     Host(HostRequest),
 }
 
@@ -129,6 +131,7 @@ fn run(
         Ok(Step::Done(results)) => (Ok(Progress::Done(results)), None),
         Ok(Step::Yield(call)) => (Ok(Progress::Yield), Some(call)),
         Ok(Step::Host(call, request)) => (Ok(Progress::Host(request)), Some(call)),
+        Ok(Step::Sleep(call, duration)) => (Ok(Progress::Sleep(duration)), Some(call)),
         Err(error) => (Err(error), None),
     };
     let yielded = matches!(progress, Ok(Progress::Yield));
@@ -167,6 +170,10 @@ fn reply<'a>(env: Env<'a>, store: &StoreResource, progress: Result<Progress, Err
     match progress {
         Ok(Progress::Done(results)) => (atoms::ok(), value::encode_all(env, &results)).encode(env),
         Ok(Progress::Yield) => atoms::yield_().encode(env),
+        Ok(Progress::Sleep(duration)) => {
+            let micros = u64::try_from(duration.as_micros()).unwrap_or(u64::MAX);
+            (atoms::sleep(), micros).encode(env)
+        }
         Ok(Progress::Host(request)) => {
             let memory = match request.memory {
                 Some(memory) => ExMemory::new(store.id, memory).encode(env),

@@ -10,9 +10,11 @@ mod engine;
 mod instance;
 mod memory;
 mod module;
+mod pipe;
 mod reply;
 mod store;
 mod value;
+mod wasi;
 mod wat;
 
 rustler::init!("Elixir.Wasmex.Native");

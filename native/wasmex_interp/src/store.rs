@@ -23,8 +23,13 @@
 //! is kept after the call ends (and replaced when another process suspends a call), so a
 //! process that calls into a store over and over pays for it once.
 
-use crate::{atoms, engine::EngineResource, reply::Done};
-use rustler::{Env, LocalPid, Monitor, NifStruct, ResourceArc};
+use crate::{
+    atoms,
+    engine::EngineResource,
+    reply::Done,
+    wasi::{self, ExWasiOptions, StreamTarget},
+};
+use rustler::{Encoder, Env, LocalPid, Monitor, NifResult, NifStruct, ResourceArc};
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
@@ -56,6 +61,8 @@ struct State {
     monitored: Option<(LocalPid, Monitor)>,
     /// Processes waiting for the store, first come first served.
     waiters: VecDeque<LocalPid>,
+    /// Where a WASI guest's streamed stdout and stderr go.
+    streams: [Option<StreamTarget>; 2],
 }
 
 // rustler returns NIF results through `catch_unwind`. A panic cannot leave this resource
@@ -124,8 +131,7 @@ pub(crate) struct Checkout {
 }
 
 impl StoreResource {
-    fn new(engine: wasmi::Engine, user_fuel: Option<u64>, limits: &Limits) -> Self {
-        let store = Store::new(&engine, user_fuel, limits);
+    fn new(engine: wasmi::Engine, store: Store, streams: [Option<StreamTarget>; 2]) -> Self {
         Self {
             id: NEXT_STORE_ID.fetch_add(1, Ordering::Relaxed),
             engine,
@@ -135,6 +141,7 @@ impl StoreResource {
                 calls: Vec::new(),
                 monitored: None,
                 waiters: VecDeque::new(),
+                streams,
             }),
         }
     }
@@ -212,6 +219,7 @@ impl StoreResource {
         // A poisoned lock cannot happen: no code panics while holding it. Should it happen
         // anyway, the store stays checked out and calls on it fail with `Error::Internal`.
         let Ok(mut state) = this.lock() else { return };
+        state.deliver_streams(this, env, &store);
         state.store = Some(store);
         match suspended {
             Some(call) => {
@@ -280,6 +288,24 @@ impl State {
         }
     }
 
+    /// Sends what the guest wrote to streamed stdout and stderr to their processes, as
+    /// `{:wasi_stdout | :wasi_stderr, tag, chunk}`.
+    fn deliver_streams(&self, this: &ResourceArc<StoreResource>, env: Env, store: &Store) {
+        if self.streams.iter().all(Option::is_none) {
+            return;
+        }
+        let default_tag = ExStoreOrCaller {
+            resource: this.clone(),
+        }
+        .encode(env);
+        let kinds = [atoms::wasi_stdout(), atoms::wasi_stderr()];
+        for ((chunk, target), kind) in store.take_streams().iter().zip(&self.streams).zip(kinds) {
+            if let (Some(chunk), Some(target)) = (chunk, target) {
+                target.send(env, kind, default_tag, chunk);
+            }
+        }
+    }
+
     /// Makes sure `pid` is the monitored process.
     fn monitor(&mut self, this: &ResourceArc<StoreResource>, env: Env, pid: LocalPid) {
         if self
@@ -329,10 +355,34 @@ fn new(
 ) -> ExStoreOrCaller {
     let limits = limits.map(Limits::from).unwrap_or_default();
     let engine = engine.unwrap_or_else(|| EngineResource::new(&Default::default()));
-    let store = StoreResource::new(engine.engine.clone(), user_fuel(&engine, fuel), &limits);
+    let store = Store::new(&engine.engine, user_fuel(&engine, fuel), &limits);
     ExStoreOrCaller {
-        resource: ResourceArc::new(store),
+        resource: ResourceArc::new(StoreResource::new(
+            engine.engine.clone(),
+            store,
+            [None, None],
+        )),
     }
+}
+
+#[rustler::nif(name = "store_new_wasi")]
+fn new_wasi(
+    options: ExWasiOptions,
+    limits: Option<ExStoreLimits>,
+    engine: Option<ResourceArc<EngineResource>>,
+    fuel: Option<u64>,
+) -> NifResult<Result<ExStoreOrCaller, Error>> {
+    let (options, streams) = wasi::options(options)?;
+    let limits = limits.map(Limits::from).unwrap_or_default();
+    let engine = engine.unwrap_or_else(|| EngineResource::new(&Default::default()));
+    let store = match Store::new_wasi(&engine.engine, user_fuel(&engine, fuel), &limits, &options) {
+        Ok(store) => store,
+        Err(error) => return Ok(Err(error)),
+    };
+    let resource = StoreResource::new(engine.engine.clone(), store, streams);
+    Ok(Ok(ExStoreOrCaller {
+        resource: ResourceArc::new(resource),
+    }))
 }
 
 #[rustler::nif(name = "store_or_caller_get_fuel")]

@@ -1,0 +1,383 @@
+defmodule Wasmex.Pool do
+  @moduledoc ~S"""
+  A pool of Wasm workers: several instances of one module, each in its own store and
+  server process, handed out one caller at a time.
+
+  A single `Wasmex` server runs one call at a time. A pool runs up to `:size` calls at
+  once, one per worker: the module is compiled once (the workers share an engine) and
+  each worker instantiates it. Callers beyond `:size` wait in line, first come first
+  served, until a worker is free or their timeout passes. A worker that crashes is
+  restarted; a caller that dies returns its worker to the pool.
+
+  It takes the place of poolboy (a hex package) for the pattern in which poolboy is used
+  with Wasmex, without its overflow workers: the pool does not grow past `:size`.
+
+  ## Options
+
+    * `:bytes` or `:module` - the module (a Wasm binary or WAT, or a compiled module whose
+      engine is given as `:engine`), for the default workers.
+    * `:engine` - the engine `:module` was compiled with. Defaults to a new engine.
+    * `:imports`, `:links`, `:wasi` - as in `Wasmex.start_link/1`, for every worker.
+    * `:worker` - `{module, args}` to run your own worker processes instead of `Wasmex`
+      servers: the pool starts each with `module.start_link(args)`. Defaults to `Wasmex`.
+    * `:size` - the number of workers. Defaults to `System.schedulers_online()`.
+    * `:name` - registers the pool, as in `GenServer.start_link/3`.
+
+  ## Example
+
+      iex> {:ok, pool} = Wasmex.Pool.start_link(size: 2, bytes: ~S[(module
+      ...>   (func (export "add") (param i32 i32) (result i32)
+      ...>     (i32.add (local.get 0) (local.get 1))))])
+      iex> Wasmex.Pool.call_function(pool, "add", [2, 3])
+      {:ok, [5]}
+      iex> Wasmex.Pool.transaction(pool, fn worker -> Wasmex.call_function(worker, :add, [1, 1]) end)
+      {:ok, [2]}
+  """
+
+  use GenServer
+
+  alias Wasmex.{Engine, EngineConfig, Module, Store}
+
+  @typedoc "A pool: its pid or registered name."
+  @type pool :: GenServer.server()
+
+  @doc """
+  Returns a child specification, so that `{Wasmex.Pool, options}` can be supervised.
+
+      iex> %{id: Wasmex.Pool, type: :supervisor} = Wasmex.Pool.child_spec(size: 1)
+  """
+  @spec child_spec(keyword()) :: Supervisor.child_spec()
+  def child_spec(options) do
+    %{
+      id: Keyword.get(options, :name, __MODULE__),
+      start: {__MODULE__, :start_link, [options]},
+      type: :supervisor
+    }
+  end
+
+  @doc """
+  Starts a pool; see the module documentation for the options.
+
+      iex> {:ok, pool} = Wasmex.Pool.start_link(size: 3, bytes: "(module)")
+      iex> Wasmex.Pool.size(pool)
+      3
+  """
+  @spec start_link(keyword()) :: GenServer.on_start()
+  def start_link(options) when is_list(options) do
+    options =
+      Keyword.validate!(options, [
+        :bytes,
+        :module,
+        :engine,
+        :imports,
+        :links,
+        :wasi,
+        :worker,
+        :size,
+        :name
+      ])
+
+    GenServer.start_link(__MODULE__, options, Keyword.take(options, [:name]))
+  end
+
+  @doc """
+  Calls the exported function `name` on a free worker (a default, `Wasmex`, worker).
+
+  Waits for a free worker if all are busy. If the whole call, waiting included, takes
+  longer than `timeout`, the caller exits as with `GenServer.call/3`.
+
+      iex> {:ok, pool} = Wasmex.Pool.start_link(size: 1, bytes: ~S[(module
+      ...>   (func (export "answer") (result i32) (i32.const 42)))])
+      iex> Wasmex.Pool.call_function(pool, :answer, [])
+      {:ok, [42]}
+  """
+  @spec call_function(pool(), String.t() | atom(), list(), timeout()) ::
+          {:ok, list()} | {:error, term()}
+  def call_function(pool, name, params, timeout \\ 5000) do
+    deadline = deadline(timeout)
+    transaction(pool, &Wasmex.call_function(&1, name, params, remaining(deadline)), timeout)
+  end
+
+  @doc """
+  Checks a worker out, runs `fun` with its pid and checks the worker back in, as
+  `:poolboy.transaction/3` does.
+
+  If no worker is free within `timeout`, the caller exits with `{:timeout, _}`.
+
+      iex> {:ok, pool} = Wasmex.Pool.start_link(size: 1, bytes: "(module)")
+      iex> Wasmex.Pool.transaction(pool, fn worker -> is_pid(worker) end)
+      true
+  """
+  @spec transaction(pool(), (pid() -> result), timeout()) :: result when result: term()
+  def transaction(pool, fun, timeout \\ 5000) when is_function(fun, 1) do
+    worker = checkout(pool, timeout)
+
+    try do
+      fun.(worker)
+    after
+      checkin(pool, worker)
+    end
+  end
+
+  @doc """
+  Takes a free worker out of the pool, waiting up to `timeout` for one.
+
+  Give it back with `checkin/2`; if the caller dies first, the pool takes it back.
+
+      iex> {:ok, pool} = Wasmex.Pool.start_link(size: 1, bytes: "(module)")
+      iex> worker = Wasmex.Pool.checkout(pool)
+      iex> Wasmex.Pool.checkin(pool, worker)
+      :ok
+  """
+  @spec checkout(pool(), timeout()) :: pid()
+  def checkout(pool, timeout \\ 5000) do
+    ref = make_ref()
+
+    try do
+      GenServer.call(pool, {:checkout, ref}, timeout)
+    catch
+      :exit, reason ->
+        # Leave the line, or give back a worker that was handed out as the call gave up.
+        GenServer.cast(pool, {:cancel, ref, self()})
+        exit(reason)
+    end
+  end
+
+  @doc """
+  Gives a worker taken with `checkout/2` back to the pool.
+
+      iex> {:ok, pool} = Wasmex.Pool.start_link(size: 1, bytes: "(module)")
+      iex> Wasmex.Pool.checkin(pool, Wasmex.Pool.checkout(pool))
+      :ok
+  """
+  @spec checkin(pool(), pid()) :: :ok
+  def checkin(pool, worker) when is_pid(worker), do: GenServer.cast(pool, {:checkin, worker})
+
+  @doc """
+  Returns the number of workers.
+
+      iex> {:ok, pool} = Wasmex.Pool.start_link(size: 2, bytes: "(module)")
+      iex> Wasmex.Pool.size(pool)
+      2
+  """
+  @spec size(pool()) :: pos_integer()
+  def size(pool), do: GenServer.call(pool, :size)
+
+  @doc """
+  Returns the pids of the workers.
+
+      iex> {:ok, pool} = Wasmex.Pool.start_link(size: 2, bytes: "(module)")
+      iex> [_, _] = Wasmex.Pool.workers(pool)
+  """
+  @spec workers(pool()) :: [pid()]
+  def workers(pool), do: GenServer.call(pool, :workers)
+
+  # Server
+
+  @impl true
+  def init(options) do
+    Process.flag(:trap_exit, true)
+    size = Keyword.get(options, :size, System.schedulers_online())
+
+    unless is_integer(size) and size > 0 do
+      raise ArgumentError, "expected :size to be a positive integer, got: #{inspect(size)}"
+    end
+
+    with {:ok, start} <- worker_start(options) do
+      state = %{
+        start: start,
+        size: size,
+        # every live worker
+        workers: MapSet.new(),
+        idle: :queue.new(),
+        # worker pid => {caller pid, caller monitor, checkout ref} while checked out
+        busy: %{},
+        # callers waiting for a worker: {from, ref}
+        waiting: :queue.new()
+      }
+
+      state = Enum.reduce(1..size, state, fn _, state -> start_worker(state) end)
+      {:ok, state}
+    else
+      {:error, reason} -> {:stop, reason}
+    end
+  end
+
+  # Compiles the module once; every default worker gets a store of the same engine.
+  defp worker_start(options) do
+    case Keyword.fetch(options, :worker) do
+      {:ok, {module, args}} when is_atom(module) ->
+        {:ok, fn -> module.start_link(args) end}
+
+      {:ok, other} ->
+        raise ArgumentError, "expected :worker to be {module, args}, got: #{inspect(other)}"
+
+      :error ->
+        engine = Keyword.get_lazy(options, :engine, fn -> shared_engine() end)
+
+        with {:ok, module} <- pool_module(options, engine) do
+          worker_options =
+            options
+            |> Keyword.take([:imports, :links, :wasi])
+            |> Map.new()
+            |> Map.put(:module, module)
+
+          {:ok, fn -> start_default_worker(engine, worker_options) end}
+        end
+    end
+  end
+
+  defp shared_engine do
+    {:ok, engine} = Engine.new(%EngineConfig{})
+    engine
+  end
+
+  defp pool_module(options, engine) do
+    case Keyword.take(options, [:module, :bytes]) do
+      [module: %Module{} = module] ->
+        {:ok, module}
+
+      [bytes: bytes] when is_binary(bytes) ->
+        {:ok, store} = Store.new(nil, engine)
+        Module.compile(store, bytes)
+
+      other ->
+        raise ArgumentError, "expected :bytes or :module (or :worker), got: #{inspect(other)}"
+    end
+  end
+
+  defp start_default_worker(engine, options) do
+    {:ok, store} =
+      case Map.get(options, :wasi, false) do
+        false -> Store.new(nil, engine)
+        true -> Store.new_wasi(%Wasmex.Wasi.WasiOptions{}, nil, engine)
+        wasi -> Store.new_wasi(wasi, nil, engine)
+      end
+
+    Wasmex.start_link(Map.put(options, :store, store))
+  end
+
+  defp start_worker(state) do
+    case state.start.() do
+      {:ok, worker} ->
+        state = %{state | workers: MapSet.put(state.workers, worker)}
+        hand_out(%{state | idle: :queue.in(worker, state.idle)})
+
+      {:error, reason} ->
+        exit({:worker_start_failed, reason})
+    end
+  end
+
+  @impl true
+  def handle_call({:checkout, ref}, {caller, _} = from, state) do
+    case :queue.out(state.idle) do
+      {{:value, worker}, idle} ->
+        if Process.alive?(worker) do
+          {:reply, worker, lend(%{state | idle: idle}, worker, caller, ref)}
+        else
+          # Its exit signal is on its way and will replace it.
+          handle_call({:checkout, ref}, from, %{state | idle: idle})
+        end
+
+      {:empty, _} ->
+        {:noreply, %{state | waiting: :queue.in({from, ref}, state.waiting)}}
+    end
+  end
+
+  def handle_call(:size, _from, state), do: {:reply, state.size, state}
+
+  def handle_call(:workers, _from, state) do
+    {:reply, MapSet.to_list(state.workers), state}
+  end
+
+  @impl true
+  def handle_cast({:checkin, worker}, state), do: {:noreply, give_back(state, worker)}
+
+  def handle_cast({:cancel, ref, caller}, state) do
+    waiting = :queue.filter(fn {_from, waiting_ref} -> waiting_ref != ref end, state.waiting)
+
+    lent =
+      Enum.find_value(state.busy, fn
+        {worker, {^caller, _, ^ref}} -> worker
+        _ -> nil
+      end)
+
+    state = %{state | waiting: waiting}
+    {:noreply, if(lent, do: give_back(state, lent), else: state)}
+  end
+
+  @impl true
+  def handle_info({:DOWN, monitor, :process, _caller, _reason}, state) do
+    # A caller died holding a worker: take the worker back.
+    case Enum.find(state.busy, fn {_worker, {_, m, _}} -> m == monitor end) do
+      {worker, _} -> {:noreply, give_back(state, worker)}
+      nil -> {:noreply, state}
+    end
+  end
+
+  def handle_info({:EXIT, worker, _reason}, state) do
+    if MapSet.member?(state.workers, worker) do
+      {lent, busy} = Map.pop(state.busy, worker)
+      if lent, do: Process.demonitor(elem(lent, 1), [:flush])
+
+      state = %{
+        state
+        | workers: MapSet.delete(state.workers, worker),
+          busy: busy,
+          idle: :queue.delete(worker, state.idle)
+      }
+
+      {:noreply, start_worker(state)}
+    else
+      {:noreply, state}
+    end
+  end
+
+  def handle_info(_message, state), do: {:noreply, state}
+
+  defp lend(state, worker, caller, ref) do
+    monitor = Process.monitor(caller)
+    %{state | busy: Map.put(state.busy, worker, {caller, monitor, ref})}
+  end
+
+  defp give_back(state, worker) do
+    case Map.pop(state.busy, worker) do
+      {nil, _} ->
+        state
+
+      {{_, monitor, _}, busy} ->
+        Process.demonitor(monitor, [:flush])
+        state = %{state | busy: busy}
+
+        # A worker that died meanwhile is replaced when its exit signal arrives.
+        if Process.alive?(worker) do
+          hand_out(%{state | idle: :queue.in(worker, state.idle)})
+        else
+          state
+        end
+    end
+  end
+
+  # Gives idle workers to waiting callers that are still alive.
+  defp hand_out(state) do
+    with {{:value, worker}, idle} <- :queue.out(state.idle),
+         {{:value, {{caller, _} = from, ref}}, waiting} <- :queue.out(state.waiting) do
+      state = %{state | waiting: waiting}
+
+      if Process.alive?(caller) do
+        GenServer.reply(from, worker)
+        hand_out(lend(%{state | idle: idle}, worker, caller, ref))
+      else
+        hand_out(state)
+      end
+    else
+      _ -> state
+    end
+  end
+
+  defp deadline(:infinity), do: :infinity
+  defp deadline(ms), do: System.monotonic_time(:millisecond) + ms
+
+  defp remaining(:infinity), do: :infinity
+  defp remaining(deadline), do: max(deadline - System.monotonic_time(:millisecond), 0)
+end

@@ -1,0 +1,158 @@
+defmodule Wasmex.WasiStoreTest do
+  # WASI stores with small WAT guests; real C programs are in test/wasi_programs_test.exs.
+  use ExUnit.Case, async: true
+
+  alias Wasmex.Wasi.{PreopenOptions, WasiOptions}
+
+  @guest ~S[(module
+    (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
+    (import "wasi_snapshot_preview1" "poll_oneoff" (func $poll (param i32 i32 i32 i32) (result i32)))
+    (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+    (memory (export "memory") 1)
+    (data (i32.const 100) "hello\n")
+    (func $write (param $fd i32)
+      (i32.store (i32.const 0) (i32.const 100))
+      (i32.store (i32.const 4) (i32.const 6))
+      (drop (call $fd_write (local.get $fd) (i32.const 0) (i32.const 1) (i32.const 8))))
+    (func (export "hello") (call $write (i32.const 1)))
+    (func (export "hello_stderr") (call $write (i32.const 2)))
+    (func (export "exit") (param i32) (call $exit (local.get 0)))
+    ;; sleeps $ms milliseconds through poll_oneoff; returns the errno
+    (func (export "sleep") (param $ms i64) (result i32)
+      (i64.store (i32.const 1000) (i64.const 1))
+      (i32.store8 (i32.const 1008) (i32.const 0))
+      (i32.store (i32.const 1016) (i32.const 1))
+      (i64.store (i32.const 1024) (i64.mul (local.get $ms) (i64.const 1000000)))
+      (i32.store16 (i32.const 1040) (i32.const 0))
+      (call $poll (i32.const 1000) (i32.const 2000) (i32.const 1) (i32.const 3000)))
+    (func (export "spin") (loop (br 0))))]
+
+  defp instantiate(options, limits \\ nil) do
+    {:ok, store} = Wasmex.Store.new_wasi(options, limits)
+    {:ok, module} = Wasmex.Module.compile(store, @guest)
+    {:ok, instance} = Wasmex.Instance.new(store, module, %{})
+    {store, instance}
+  end
+
+  describe "new_wasi/1,2,3" do
+    test "makes a store whose guests can use WASI" do
+      {:ok, stdout} = Wasmex.Pipe.new()
+      {store, instance} = instantiate(%WasiOptions{stdout: stdout})
+      assert Wasmex.Instance.call_function(store, instance, "hello", []) == {:ok, []}
+      :ok = Wasmex.Pipe.seek(stdout, 0)
+      assert Wasmex.Pipe.read(stdout) == "hello\n"
+    end
+
+    test "takes limits, the seed's fuel map and an engine" do
+      assert {:ok, store} = Wasmex.Store.new_wasi(%WasiOptions{}, %{fuel: 1_000})
+      assert Wasmex.StoreOrCaller.get_fuel(store) == {:ok, 1_000}
+      engine = Wasmex.Engine.default()
+
+      assert {:ok, _} =
+               Wasmex.Store.new_wasi(%WasiOptions{}, %Wasmex.StoreLimits{instances: 1}, engine)
+    end
+
+    test "reports a preopened directory that cannot be opened" do
+      options = %WasiOptions{
+        preopen: [%PreopenOptions{path: "/nonexistent/wasmex", alias: "data"}]
+      }
+
+      assert {:error, "could not open the preopened directory `/nonexistent/wasmex`" <> _} =
+               Wasmex.Store.new_wasi(options)
+    end
+
+    test "rejects malformed options with ArgumentError" do
+      bad = [
+        %WasiOptions{args: "app"},
+        %WasiOptions{args: [:app]},
+        %WasiOptions{env: [{"K", "V"}]},
+        %WasiOptions{env: %{"K" => 1}},
+        %WasiOptions{preopen: ["/tmp"]},
+        %WasiOptions{stdin: :pipe},
+        %WasiOptions{stdout: {:send, :not_a_pid}},
+        %WasiOptions{stderr: :stderr}
+      ]
+
+      for options <- bad do
+        assert_raise ArgumentError, fn -> Wasmex.Store.new_wasi(options) end
+      end
+
+      assert_raise FunctionClauseError, fn -> Wasmex.Store.new_wasi(%{args: []}) end
+    end
+  end
+
+  describe "a WASI guest" do
+    test "exits with proc_exit: 0 is success, anything else an error" do
+      {store, instance} = instantiate(%WasiOptions{})
+      assert Wasmex.Instance.call_function(store, instance, "exit", [0]) == {:ok, []}
+
+      assert Wasmex.Instance.call_function(store, instance, "exit", [42]) ==
+               {:error, "Exited with i32 exit status 42"}
+
+      assert Wasmex.Instance.call_function(store, instance, "hello", []) == {:ok, []}
+    end
+
+    test "sleeps in its process without blocking a scheduler" do
+      sleepers = 4 * System.schedulers_online()
+      started = System.monotonic_time(:millisecond)
+
+      tasks =
+        for _ <- 1..sleepers do
+          Task.async(fn ->
+            {store, instance} = instantiate(%WasiOptions{})
+            Wasmex.Instance.call_function(store, instance, "sleep", [250])
+          end)
+        end
+
+      assert Enum.uniq(Task.await_many(tasks, 30_000)) == [{:ok, [0]}]
+      elapsed = System.monotonic_time(:millisecond) - started
+      # Sleeps that held their schedulers would take sleepers / schedulers × 250 ms.
+      assert elapsed < 750, "#{sleepers} guests sleeping 250 ms took #{elapsed} ms"
+    end
+
+    test "a sleep longer than the call's timeout stops at the timeout" do
+      {store, instance} = instantiate(%WasiOptions{})
+      started = System.monotonic_time(:millisecond)
+
+      assert Wasmex.Instance.call_function(store, instance, "sleep", [10_000], timeout: 50) ==
+               {:error, "timeout: the call did not finish within 50 ms"}
+
+      assert System.monotonic_time(:millisecond) - started < 1_000
+      assert Wasmex.Instance.call_function(store, instance, "sleep", [1]) == {:ok, [0]}
+    end
+
+    test "streams stdout and stderr to a process, before the call returns" do
+      tag = make_ref()
+      options = %WasiOptions{stdout: {:send, self(), tag}, stderr: {:send, self()}}
+      {store, instance} = instantiate(options)
+      assert Wasmex.Instance.call_function(store, instance, "hello", []) == {:ok, []}
+      assert_received {:wasi_stdout, ^tag, "hello\n"}
+      assert Wasmex.Instance.call_function(store, instance, "hello_stderr", []) == {:ok, []}
+      assert_received {:wasi_stderr, ^store, "hello\n"}
+    end
+
+    test "WASI imports are unknown in a plain store" do
+      {:ok, store} = Wasmex.Store.new()
+      {:ok, module} = Wasmex.Module.compile(store, @guest)
+
+      assert Wasmex.Instance.new(store, module, %{}) ==
+               {:error, "unknown import: `wasi_snapshot_preview1::fd_write` has not been defined"}
+    end
+
+    test "an Elixir import replaces a WASI function" do
+      test = self()
+
+      imports = %{
+        "wasi_snapshot_preview1" => %{
+          "proc_exit" => {:fn, [:i32], [], fn _context, code -> send(test, {:exit, code}) end}
+        }
+      }
+
+      {:ok, store} = Wasmex.Store.new_wasi(%WasiOptions{})
+      {:ok, module} = Wasmex.Module.compile(store, @guest)
+      {:ok, instance} = Wasmex.Instance.new(store, module, imports)
+      assert Wasmex.Instance.call_function(store, instance, "exit", [5]) == {:ok, []}
+      assert_received {:exit, 5}
+    end
+  end
+end
