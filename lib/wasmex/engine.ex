@@ -32,7 +32,10 @@ defmodule Wasmex.Engine do
       iex> {:ok, %Wasmex.Engine{}} = Wasmex.Engine.new(%Wasmex.EngineConfig{consume_fuel: true})
   """
   @spec new(EngineConfig.t()) :: {:ok, t()} | {:error, String.t()}
-  def new(%EngineConfig{} = config), do: {:ok, Native.engine_new(config)}
+  def new(%EngineConfig{} = config) do
+    EngineConfig.validate!(config)
+    {:ok, Native.engine_new(config)}
+  end
 
   @doc """
   Creates an engine with the default configuration. Like Wasmex, every call makes a new
@@ -45,4 +48,23 @@ defmodule Wasmex.Engine do
     {:ok, engine} = new(%EngineConfig{})
     engine
   end
+
+  @doc """
+  Compiles `bytes` (a Wasm binary or WAT) with `engine` and returns the module serialized,
+  as `Wasmex.Module.serialize/1` would: load it with `Wasmex.Module.unsafe_deserialize/2`.
+
+  wasmi has no machine code to cache: the serialized module is the validated binary with
+  the engine's feature fingerprint and a checksum, so it is portable across machines and
+  CPU architectures, and loading it skips validation.
+
+      iex> engine = Wasmex.Engine.default()
+      iex> {:ok, serialized} = Wasmex.Engine.precompile_module(engine, ~S[(module
+      ...>   (func (export "one") (result i32) (i32.const 1)))])
+      iex> {:ok, module} = Wasmex.Module.unsafe_deserialize(serialized, engine)
+      iex> Wasmex.Module.exports(module)
+      %{"one" => {:fn, [], [:i32]}}
+  """
+  @spec precompile_module(t(), binary()) :: {:ok, binary()} | {:error, String.t()}
+  def precompile_module(%__MODULE__{resource: engine}, bytes) when is_binary(bytes),
+    do: Native.engine_precompile_module(engine, bytes)
 end

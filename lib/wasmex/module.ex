@@ -19,7 +19,7 @@ defmodule Wasmex.Module do
       %{"add" => {:fn, [:i32, :i32], [:i32]}}
   """
 
-  alias Wasmex.{Native, StoreOrCaller}
+  alias Wasmex.{Engine, Native, StoreOrCaller}
 
   defstruct [:resource]
 
@@ -56,6 +56,48 @@ defmodule Wasmex.Module do
   @spec compile(StoreOrCaller.t(), binary()) :: {:ok, t()} | {:error, String.t()}
   def compile(%StoreOrCaller{resource: store}, bytes) when is_binary(bytes),
     do: Native.module_compile(store, bytes)
+
+  @doc """
+  Serializes the module, for `unsafe_deserialize/2` to load it again without validating
+  it: the cheap way to keep compiled modules (in a file, in ETS) across restarts.
+
+  wasmi has no machine code to cache: the bytes are the validated module with the
+  engine's Wasm feature fingerprint and a checksum, so they are portable across machines
+  and CPU architectures, unlike Wasmtime's `.cwasm` files.
+
+      iex> {:ok, store} = Wasmex.Store.new()
+      iex> {:ok, module} = Wasmex.Module.compile(store, "(module $named)")
+      iex> {:ok, <<0, "wasmexm", _::binary>>} = Wasmex.Module.serialize(module)
+  """
+  @spec serialize(t()) :: {:ok, binary()} | {:error, String.t()}
+  def serialize(%__MODULE__{resource: module}), do: {:ok, Native.module_serialize(module)}
+
+  @doc """
+  Loads a module serialized by `serialize/1` or `Wasmex.Engine.precompile_module/2`, for
+  stores of `engine` (default: a new engine, as in Wasmex).
+
+  Validation is skipped: it passed when the module was compiled, under the same Wasm
+  features (the engines' fingerprints must match) and the checksum shows the bytes are
+  unchanged. Bytes from an untrusted source can be forged to pass both checks: load only
+  bytes you made, hence the name.
+
+  Errors are `{:error, "Could not deserialize module: ..."}`.
+
+      iex> engine = Wasmex.Engine.default()
+      iex> {:ok, store} = Wasmex.Store.new(nil, engine)
+      iex> {:ok, module} = Wasmex.Module.compile(store, "(module $named)")
+      iex> {:ok, bytes} = Wasmex.Module.serialize(module)
+      iex> {:ok, copy} = Wasmex.Module.unsafe_deserialize(bytes, engine)
+      iex> Wasmex.Module.name(copy)
+      "named"
+      iex> Wasmex.Module.unsafe_deserialize("not a module")
+      {:error, "Could not deserialize module: not a serialized module"}
+  """
+  @spec unsafe_deserialize(binary(), Engine.t() | nil) :: {:ok, t()} | {:error, String.t()}
+  def unsafe_deserialize(bytes, engine \\ nil) when is_binary(bytes) do
+    %Engine{resource: engine} = engine || Engine.default()
+    Native.module_unsafe_deserialize(bytes, engine)
+  end
 
   @doc """
   Returns the module's name (from its `name` section), or `nil`.

@@ -51,6 +51,7 @@ defmodule Wasmex.Native do
 
   # engine.rs
   def engine_new(_config), do: nif_error()
+  def engine_precompile_module(_engine, _bytes), do: nif_error()
 
   # instance.rs
   def instance_new(_store, _module, _imports, _links), do: nif_error()
@@ -71,6 +72,8 @@ defmodule Wasmex.Native do
 
   # module.rs
   def module_compile(_store, _bytes), do: nif_error()
+  def module_serialize(_module), do: nif_error()
+  def module_unsafe_deserialize(_bytes, _engine), do: nif_error()
   def module_name(_module), do: nif_error()
   def module_exports(_module), do: nif_error()
   def module_imports(_module), do: nif_error()

@@ -124,3 +124,150 @@ defmodule Wasmex.ModuleTest do
     end
   end
 end
+
+defmodule Wasmex.ModuleSerializeTest do
+  use ExUnit.Case, async: true
+
+  import Wasmex.Fixtures
+
+  setup do
+    engine = Wasmex.Engine.default()
+    {:ok, store} = Wasmex.Store.new(nil, engine)
+    {:ok, module} = Wasmex.Module.compile(store, seed_wat())
+    %{engine: engine, store: store, module: module}
+  end
+
+  describe "serialize/1 and unsafe_deserialize/2" do
+    test "round-trip to a module with the same exports and behaviour", ctx do
+      {:ok, bytes} = Wasmex.Module.serialize(ctx.module)
+      assert {:ok, copy} = Wasmex.Module.unsafe_deserialize(bytes, ctx.engine)
+      assert Wasmex.Module.exports(copy) == Wasmex.Module.exports(ctx.module)
+      assert Wasmex.Module.imports(copy) == Wasmex.Module.imports(ctx.module)
+      assert Wasmex.Module.name(copy) == "seed"
+      {:ok, instance} = Wasmex.Instance.new(ctx.store, copy, %{})
+      assert Wasmex.Instance.call_function(ctx.store, instance, "add", [20, 22]) == {:ok, [42]}
+      # Serializing the copy gives the same bytes.
+      assert Wasmex.Module.serialize(copy) == {:ok, bytes}
+    end
+
+    test "keep start functions and their imports", ctx do
+      wat = ~S[(module (import "env" "hello" (func $hello))
+        (global (export "g") (mut i32) (i32.const 0))
+        (func $start (call $hello) (global.set 0 (i32.const 5))) (start $start))]
+
+      {:ok, module} = Wasmex.Module.compile(ctx.store, wat)
+      {:ok, bytes} = Wasmex.Module.serialize(module)
+      {:ok, copy} = Wasmex.Module.unsafe_deserialize(bytes, ctx.engine)
+      test = self()
+      imports = %{"env" => %{"hello" => {:fn, [], [], fn _ -> send(test, :hello) end}}}
+      {:ok, instance} = Wasmex.Instance.new(ctx.store, copy, imports)
+      assert_received :hello
+      assert Wasmex.Instance.get_global_value(ctx.store, instance, "g") == {:ok, 5}
+    end
+
+    test "load in an engine with the same features, not in one with others", ctx do
+      {:ok, bytes} = Wasmex.Module.serialize(ctx.module)
+
+      {:ok, fuel_engine} =
+        Wasmex.Engine.new(%Wasmex.EngineConfig{consume_fuel: true, max_recursion_depth: 5})
+
+      assert {:ok, _} = Wasmex.Module.unsafe_deserialize(bytes, fuel_engine)
+
+      {:ok, no_simd} = Wasmex.Engine.new(%Wasmex.EngineConfig{simd: false})
+
+      assert {:error,
+              "Could not deserialize module: the module was compiled for an engine with other Wasm features" <>
+                _} = Wasmex.Module.unsafe_deserialize(bytes, no_simd)
+    end
+
+    test "refuse damaged, truncated and foreign bytes", ctx do
+      {:ok, bytes} = Wasmex.Module.serialize(ctx.module)
+      size = byte_size(bytes)
+      <<head::binary-size(size - 10), byte, tail::binary>> = bytes
+      damaged = <<head::binary, Bitwise.bxor(byte, 1), tail::binary>>
+
+      assert Wasmex.Module.unsafe_deserialize(damaged, ctx.engine) ==
+               {:error,
+                "Could not deserialize module: the module is damaged: its checksum does not match"}
+
+      for cut <- [0, 5, 9, 12, 20, size - 1] do
+        assert {:error, "Could not deserialize module: " <> _} =
+                 Wasmex.Module.unsafe_deserialize(binary_part(bytes, 0, cut), ctx.engine)
+      end
+
+      {:ok, wasm} = Wasmex.Wat.to_wasm(seed_wat())
+
+      assert Wasmex.Module.unsafe_deserialize(wasm, ctx.engine) ==
+               {:error, "Could not deserialize module: not a serialized module"}
+
+      assert_raise FunctionClauseError, fn -> Wasmex.Module.unsafe_deserialize(:bytes) end
+    end
+
+    test "without an engine, use a new default one", ctx do
+      {:ok, bytes} = Wasmex.Module.serialize(ctx.module)
+      assert {:ok, copy} = Wasmex.Module.unsafe_deserialize(bytes)
+      # A module of another engine cannot be instantiated in this store.
+      assert {:error, "module was compiled for a different engine than the store's"} =
+               Wasmex.Instance.new(ctx.store, copy, %{})
+    end
+  end
+
+  describe "Engine.precompile_module/2" do
+    test "compiles and serializes in one step", ctx do
+      assert {:ok, bytes} = Wasmex.Engine.precompile_module(ctx.engine, seed_wat())
+      {:ok, module} = Wasmex.Module.unsafe_deserialize(bytes, ctx.engine)
+      {:ok, instance} = Wasmex.Instance.new(ctx.store, module, %{})
+      assert Wasmex.Instance.call_function(ctx.store, instance, "add", [1, 1]) == {:ok, [2]}
+
+      assert {:error, "Error while parsing bytes: " <> _} =
+               Wasmex.Engine.precompile_module(ctx.engine, "nope")
+    end
+  end
+end
+
+defmodule Wasmex.ModuleHugeTest do
+  # Huge and adversarial modules compile on dirty schedulers: the BEAM stays responsive.
+  use ExUnit.Case, async: false
+
+  alias Wasmex.WasmBuilder
+
+  @tag :slow
+  test "100k functions, a 50 MB data section and deep nesting compile without stalling the BEAM" do
+    modules = [
+      WasmBuilder.many_functions(100_000),
+      WasmBuilder.big_data(50 * 1024 * 1024),
+      WasmBuilder.nested_blocks(100_000)
+    ]
+
+    compiles =
+      for bytes <- modules, _ <- 1..System.schedulers_online() do
+        Task.async(fn ->
+          {:ok, store} = Wasmex.Store.new()
+          {:ok, module} = Wasmex.Module.compile(store, bytes)
+          {:ok, instance} = Wasmex.Instance.new(store, module, %{})
+          {store, instance}
+        end)
+      end
+
+    # Meanwhile, this process gets replies from fresh processes promptly.
+    latencies =
+      for _ <- 1..20 do
+        started = System.monotonic_time(:microsecond)
+        parent = self()
+        spawn(fn -> send(parent, :pong) end)
+        assert_receive :pong, 5_000
+        System.monotonic_time(:microsecond) - started
+      end
+
+    results = Task.await_many(compiles, 60_000)
+    assert Enum.max(latencies) < 50_000, "latencies (µs): #{inspect(latencies)}"
+
+    [{store, many} | _] = results
+    assert Wasmex.Instance.call_function(store, many, "last", []) == {:ok, []}
+    {store, data} = Enum.at(results, System.schedulers_online())
+    {:ok, memory} = Wasmex.Memory.from_instance(store, data)
+    assert Wasmex.Memory.get_byte(store, memory, 50 * 1024 * 1024 - 1) == 0xAB
+    {store, deep} = List.last(results)
+    assert Wasmex.Instance.call_function(store, deep, "deep", []) == {:ok, []}
+  end
+end

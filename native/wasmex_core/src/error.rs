@@ -86,6 +86,9 @@ pub enum Error {
     /// A handle (instance, memory, ...) used with a store it was not created in.
     #[error("{0} does not belong to this store")]
     ForeignHandle(&'static str),
+    /// Bytes that `Module.unsafe_deserialize` cannot turn into a module.
+    #[error("Could not deserialize module: {0}")]
+    Deserialize(String),
     /// A module used with a store of another engine.
     #[error("module was compiled for a different engine than the store's")]
     ForeignEngine,

@@ -2,6 +2,7 @@
 //! globals.
 
 use crate::{
+    engine::Engine,
     imports::{self, ImportSpec},
     module::{Module, START_EXPORT},
     store::Store,
@@ -10,7 +11,7 @@ use crate::{
 };
 use wasmi::{
     errors::{ErrorKind, InstantiationError, LinkerError},
-    Engine, Func, Instance, Linker, Memory, Val,
+    Func, Instance, Linker, Memory, Val,
 };
 
 /// A module to instantiate first and offer to the main module's imports under `name`.
@@ -52,13 +53,10 @@ pub fn instantiate(
 ) -> Result<Instantiated, Error> {
     let engine = store.engine().clone();
     let modules = links.iter().map(|link| &link.module).chain([module]);
-    if modules
-        .clone()
-        .any(|m| !Engine::same(&engine, m.wasmi.engine()))
-    {
+    if modules.clone().any(|m| !Engine::same(&engine, &m.engine)) {
         return Err(Error::ForeignEngine);
     }
-    let mut linker = Linker::new(&engine);
+    let mut linker = Linker::new(engine.wasmi());
     // Later definitions win: Elixir imports override built-in ones (WASI) of the same name.
     linker.allow_shadowing(true);
     if store.is_wasi() {

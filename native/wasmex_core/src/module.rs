@@ -1,13 +1,18 @@
-//! Compiling modules and describing their imports and exports.
+//! Compiling, serializing and describing modules.
 //!
 //! A module's `start` function would run inside wasmi's instantiation as a plain,
 //! unsliced call that cannot reach Elixir imports. So compile moves it: the start section
 //! is taken out and the start function exported under [`START_EXPORT`]; instantiation then
 //! runs it through the ordinary sliced, resumable call machinery.
+//!
+//! wasmi has no machine code to cache, so a serialized module ([`Module::serialize`]) is
+//! the validated binary with what it takes to trust it again: the engine fingerprint it
+//! was validated under, and a checksum. Deserializing skips validation (the costly part
+//! of compiling) when both match. It is portable across machines and CPUs.
 
-use crate::Error;
+use crate::{engine::Engine, Error};
 use std::sync::Arc;
-use wasmi::{Engine, ExternType, Mutability, RefType, ValType};
+use wasmi::{ExternType, Mutability, RefType, ValType};
 
 /// The hidden export under which a module's start function is run after instantiation.
 pub const START_EXPORT: &str = "\0wasmex_start";
@@ -17,8 +22,10 @@ pub const START_EXPORT: &str = "\0wasmex_start";
 pub struct Module {
     /// The wasmi module.
     pub wasmi: wasmi::Module,
-    /// The bytes the user compiled (WAT already turned into a binary), before any rewriting.
-    pub bytes: Arc<[u8]>,
+    /// The engine the module was compiled with.
+    pub engine: Engine,
+    /// The binary wasmi parsed (WAT already turned into a binary; the start section moved).
+    pub wasm: Arc<[u8]>,
     /// The module has a start function, exported as [`START_EXPORT`].
     pub has_start: bool,
 }
@@ -70,41 +77,66 @@ impl Module {
     /// [`Error::ParseBytes`] for text that is not valid WAT, [`Error::Compile`] for a binary
     /// that does not validate.
     pub fn compile(engine: &Engine, bytes: &[u8]) -> Result<Self, Error> {
-        let bytes: Arc<[u8]> = match wat::parse_bytes(bytes) {
-            Ok(binary) => binary.into_owned().into(),
-            Err(error) => return Err(Error::ParseBytes(error.to_string())),
+        let binary =
+            wat::parse_bytes(bytes).map_err(|error| Error::ParseBytes(error.to_string()))?;
+        let (wasm, has_start): (Arc<[u8]>, bool) = match start::rewrite(&binary) {
+            Some(rewritten) => (rewritten.into(), true),
+            None => (binary.into_owned().into(), false),
         };
-        Self::from_binary(engine, bytes)
+        let wasmi = wasmi::Module::new(engine.wasmi(), &*wasm)
+            .map_err(|error| Error::Compile(error.to_string()))?;
+        Ok(Self {
+            wasmi,
+            engine: engine.clone(),
+            wasm,
+            has_start,
+        })
     }
 
-    /// Compiles the Wasm binary `bytes` with `engine`.
+    /// The module as bytes that [`Module::deserialize`] turns back into a module, on
+    /// any machine, without validating it again.
+    pub fn serialize(&self) -> Vec<u8> {
+        serialized::encode(self)
+    }
+
+    /// Rebuilds a module from [`Module::serialize`]'s bytes for `engine`.
+    ///
+    /// The binary is not validated again: it was validated when it was compiled, under the
+    /// same engine fingerprint, and its checksum proves it unchanged since.
     ///
     /// # Errors
     ///
-    /// [`Error::Compile`] for a binary that does not validate.
-    pub fn from_binary(engine: &Engine, bytes: Arc<[u8]>) -> Result<Self, Error> {
-        let compile_error = |error: wasmi::Error| Error::Compile(error.to_string());
-        let (wasmi, has_start) = match start::rewrite(&bytes) {
-            Some(rewritten) => (
-                wasmi::Module::new(engine, &rewritten).map_err(compile_error)?,
-                true,
-            ),
-            None => (
-                wasmi::Module::new(engine, &*bytes).map_err(compile_error)?,
-                false,
-            ),
-        };
+    /// [`Error::Deserialize`] for bytes that are not a serialized module, were damaged, or
+    /// were made for an engine that accepts other Wasm features than `engine`.
+    pub fn deserialize(engine: &Engine, bytes: &[u8]) -> Result<Self, Error> {
+        let decoded = serialized::decode(bytes)?;
+        let fingerprint = engine.options().fingerprint();
+        if decoded.fingerprint != fingerprint {
+            return Err(Error::Deserialize(format!(
+                "the module was compiled for an engine with other Wasm features \
+                 (`{}`), not this one's (`{fingerprint}`)",
+                decoded.fingerprint
+            )));
+        }
+        // SAFETY: the binary validated when it was compiled (serialize only encodes compiled
+        // modules) under engine options with this same fingerprint, which covers every
+        // option validation depends on; the checksum shows the bytes are those bytes. A
+        // forged file can defeat this, which is why Elixir calls it `unsafe_deserialize`.
+        #[allow(unsafe_code)]
+        let wasmi = unsafe { wasmi::Module::new_unchecked(engine.wasmi(), decoded.wasm) }
+            .map_err(|error| Error::Deserialize(error.to_string()))?;
         Ok(Self {
             wasmi,
-            bytes,
-            has_start,
+            engine: engine.clone(),
+            wasm: decoded.wasm.into(),
+            has_start: decoded.has_start,
         })
     }
 
     /// The pages of the first memory the module defines that is larger than `limit` bytes
     /// (a 64 KiB page each).
     pub fn memory_over(&self, limit: usize) -> Option<u64> {
-        memories::minimum_bytes(&self.bytes)?
+        memories::minimum_bytes(&self.wasm)?
             .into_iter()
             .find(|bytes| *bytes > limit as u128)
             .map(|bytes| (bytes / 65_536) as u64)
@@ -305,6 +337,75 @@ mod start {
         out.push(id);
         reader::write_u32(out, body.len() as u32);
         out.extend_from_slice(body);
+    }
+}
+
+/// The serialized form: magic, format version, flags, the engine fingerprint, a
+/// checksum, then the binary.
+mod serialized {
+    use super::{Error, Module};
+
+    const MAGIC: &[u8; 8] = b"\0wasmexm";
+    const VERSION: u8 = 1;
+    const HAS_START: u8 = 1;
+
+    pub struct Decoded<'a> {
+        pub fingerprint: &'a str,
+        pub has_start: bool,
+        pub wasm: &'a [u8],
+    }
+
+    pub fn encode(module: &Module) -> Vec<u8> {
+        let fingerprint = module.engine.options().fingerprint();
+        let mut out = Vec::with_capacity(module.wasm.len() + fingerprint.len() + 32);
+        out.extend_from_slice(MAGIC);
+        out.push(VERSION);
+        out.push(if module.has_start { HAS_START } else { 0 });
+        out.extend_from_slice(&(fingerprint.len() as u32).to_le_bytes());
+        out.extend_from_slice(fingerprint.as_bytes());
+        out.extend_from_slice(&checksum(&module.wasm).to_le_bytes());
+        out.extend_from_slice(&module.wasm);
+        out
+    }
+
+    pub fn decode(bytes: &[u8]) -> Result<Decoded<'_>, Error> {
+        let invalid = |why: &str| Error::Deserialize(why.into());
+        let rest = bytes
+            .strip_prefix(MAGIC.as_slice())
+            .ok_or_else(|| invalid("not a serialized module"))?;
+        let [version, flags, rest @ ..] = rest else {
+            return Err(invalid("truncated"));
+        };
+        if *version != VERSION {
+            return Err(invalid(&format!("unsupported format version {version}")));
+        }
+        let (len, rest) = rest
+            .split_first_chunk::<4>()
+            .ok_or_else(|| invalid("truncated"))?;
+        let len = u32::from_le_bytes(*len) as usize;
+        let fingerprint = rest.get(..len).ok_or_else(|| invalid("truncated"))?;
+        let fingerprint = std::str::from_utf8(fingerprint).map_err(|_| invalid("damaged"))?;
+        let rest = &rest[len..];
+        let (sum, wasm) = rest
+            .split_first_chunk::<8>()
+            .ok_or_else(|| invalid("truncated"))?;
+        if u64::from_le_bytes(*sum) != checksum(wasm) {
+            return Err(invalid(
+                "the module is damaged: its checksum does not match",
+            ));
+        }
+        Ok(Decoded {
+            fingerprint,
+            has_start: flags & HAS_START != 0,
+            wasm,
+        })
+    }
+
+    /// FNV-1a, 64 bits: against damage, not forgery.
+    fn checksum(bytes: &[u8]) -> u64 {
+        bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+            (hash ^ u64::from(*byte)).wrapping_mul(0x0000_0100_0000_01b3)
+        })
     }
 }
 

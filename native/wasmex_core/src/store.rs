@@ -1,13 +1,14 @@
 //! The store: a [`wasmi::Store`] plus what the host keeps per store (user fuel, the host
 //! call in flight).
 
+use crate::engine::Engine;
 use crate::{
     imports::Pending,
     wasi::{self, Stream, WasiOptions},
     Error,
 };
 use std::time::{Duration, Instant};
-use wasmi::{Engine, StoreLimits, StoreLimitsBuilder};
+use wasmi::{StoreLimits, StoreLimitsBuilder};
 
 /// Resource limits of a store (`Wasmex.StoreLimits`); `None` keeps wasmi's default
 /// (unlimited sizes, 10,000 instances, tables and memories).
@@ -62,6 +63,7 @@ pub struct Host {
 /// A store of Wasm instances, with fuel accounting kept apart from slicing.
 pub struct Store {
     inner: wasmi::Store<Host>,
+    engine: Engine,
     limits: Limits,
     /// Fuel per slice when set; otherwise the calibrated [`crate::slice`] size.
     slice_override: Option<u64>,
@@ -82,10 +84,11 @@ impl Store {
             wasi: None,
             limits: limits.limiter(),
         };
-        let mut inner = wasmi::Store::new(engine, host);
+        let mut inner = wasmi::Store::new(engine.wasmi(), host);
         inner.limiter(|host| &mut host.limits);
         Self {
             inner,
+            engine: engine.clone(),
             limits: *limits,
             slice_override: None,
             started: Instant::now(),
@@ -148,7 +151,7 @@ impl Store {
 
     /// The engine this store belongs to.
     pub fn engine(&self) -> &Engine {
-        self.inner.engine()
+        &self.engine
     }
 
     /// Fuel left for the user.

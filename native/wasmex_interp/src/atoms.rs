@@ -12,6 +12,8 @@ rustler::atoms! {
     infinity,
     neg_infinity,
     funcref,
+    eager,
+    lazy_translation,
     send,
     sleep,
     wasi_stdout,

@@ -1,6 +1,6 @@
 //! `Wasmex.Module`: compiling, and describing imports and exports.
 
-use crate::{atoms, store::StoreResource, value};
+use crate::{atoms, engine::EngineResource, reply, store::StoreResource, value};
 use rustler::{Binary, Encoder, Env, NifResult, NifStruct, ResourceArc, Term};
 use std::collections::BTreeMap;
 use wasmex_core::{
@@ -30,6 +30,22 @@ pub(crate) struct ExModule {
 #[rustler::nif(name = "module_compile", schedule = "DirtyCpu")]
 fn compile(store: ResourceArc<StoreResource>, bytes: Binary) -> Result<ExModule, Error> {
     let module = Module::compile(&store.engine, bytes.as_slice())?;
+    Ok(ExModule {
+        resource: ResourceArc::new(ModuleResource { module }),
+    })
+}
+
+#[rustler::nif(name = "module_serialize", schedule = "DirtyCpu")]
+fn serialize(env: Env, module: ResourceArc<ModuleResource>) -> Binary {
+    reply::binary(env, &module.module.serialize())
+}
+
+#[rustler::nif(name = "module_unsafe_deserialize", schedule = "DirtyCpu")]
+fn unsafe_deserialize(
+    bytes: Binary,
+    engine: ResourceArc<EngineResource>,
+) -> Result<ExModule, Error> {
+    let module = Module::deserialize(&engine.engine, bytes.as_slice())?;
     Ok(ExModule {
         resource: ResourceArc::new(ModuleResource { module }),
     })

@@ -35,6 +35,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use wasmex_core::{
     call::Call,
+    engine::Engine,
     store::{Limits, Store},
     Error,
 };
@@ -46,7 +47,7 @@ pub(crate) struct StoreResource {
     /// Identifies the store in handles ([`StoreResource::check`]) and wake-up messages.
     pub(crate) id: u64,
     /// The store's engine, for compiling modules without touching the store.
-    pub(crate) engine: wasmi::Engine,
+    pub(crate) engine: Engine,
     state: Mutex<State>,
 }
 
@@ -131,7 +132,7 @@ pub(crate) struct Checkout {
 }
 
 impl StoreResource {
-    fn new(engine: wasmi::Engine, store: Store, streams: [Option<StreamTarget>; 2]) -> Self {
+    fn new(engine: Engine, store: Store, streams: [Option<StreamTarget>; 2]) -> Self {
         Self {
             id: NEXT_STORE_ID.fetch_add(1, Ordering::Relaxed),
             engine,
@@ -344,7 +345,7 @@ fn checked_out() -> Error {
 /// The fuel a new store gives the user: the seed's `%{fuel: n}`, else 0 when the engine
 /// meters fuel (Wasmex), else no metering.
 fn user_fuel(engine: &EngineResource, fuel: Option<u64>) -> Option<u64> {
-    fuel.or(engine.options.consume_fuel.then_some(0))
+    fuel.or(engine.engine.options().consume_fuel.then_some(0))
 }
 
 #[rustler::nif(name = "store_new")]
