@@ -86,13 +86,20 @@ defmodule Wasmex.Instance do
           {:ok, t()} | {:error, String.t()}
   def new(store, module, imports, links \\ [])
 
-  def new(%StoreOrCaller{resource: s} = store, %Module{resource: m}, imports, links)
+  def new(%StoreOrCaller{resource: s} = store, %Module{resource: m} = module, imports, links)
       when is_map(imports) and is_list(links) do
     {specs, callbacks} = imports |> import_entries() |> Enum.unzip()
     callbacks = List.to_tuple(callbacks)
     links = Enum.map(links, &link/1)
+    size = Enum.reduce(links, module.size, fn {_name, linked}, size -> size + linked.size end)
+    links = Enum.map(links, fn {name, linked} -> {name, linked.resource} end)
 
-    case Call.on_store(s, fn -> Native.instance_new(s, m, specs, links) end) do
+    instantiate =
+      if size > Module.dirty_size(),
+        do: &Native.instance_new_dirty/4,
+        else: &Native.instance_new/4
+
+    case Call.on_store(s, fn -> instantiate.(s, m, specs, links) end) do
       {:ok, {instance, starts}} ->
         starts
         |> Enum.map(&%__MODULE__{resource: &1, callbacks: callbacks})
@@ -144,7 +151,7 @@ defmodule Wasmex.Instance do
     raise ArgumentError, "expected import names to be strings or atoms, got: #{inspect(key)}"
   end
 
-  defp link(%{name: name, module: %Module{resource: module}}), do: {key(name), module}
+  defp link(%{name: name, module: %Module{} = module}), do: {key(name), module}
 
   defp link(other) do
     raise ArgumentError,

@@ -21,9 +21,14 @@ defmodule Wasmex.Module do
 
   alias Wasmex.{Engine, Native, StoreOrCaller}
 
-  defstruct [:resource]
+  defstruct [:resource, size: 0]
 
-  @type t :: %__MODULE__{resource: reference()}
+  @type t :: %__MODULE__{resource: reference(), size: non_neg_integer()}
+
+  # Modules bigger than this compile and instantiate on a dirty scheduler (about half a
+  # millisecond of work); smaller ones are quicker than the hop to a dirty scheduler.
+  @doc false
+  def dirty_size, do: 65_536
 
   @typedoc "A value type as it appears in type descriptions."
   @type value_type :: :i32 | :i64 | :f32 | :f64 | :v128 | {:reference, String.t()}
@@ -54,8 +59,11 @@ defmodule Wasmex.Module do
       ...>   Wasmex.Module.compile(store, <<0, "asm", 1, 0, 0, 0, 1>>)
   """
   @spec compile(StoreOrCaller.t(), binary()) :: {:ok, t()} | {:error, String.t()}
-  def compile(%StoreOrCaller{resource: store}, bytes) when is_binary(bytes),
-    do: Native.module_compile(store, bytes)
+  def compile(%StoreOrCaller{resource: store}, bytes) when is_binary(bytes) do
+    if byte_size(bytes) > dirty_size(),
+      do: Native.module_compile_dirty(store, bytes),
+      else: Native.module_compile(store, bytes)
+  end
 
   @doc """
   Serializes the module, for `unsafe_deserialize/2` to load it again without validating

@@ -55,6 +55,7 @@ defmodule Wasmex.Native do
 
   # instance.rs
   def instance_new(_store, _module, _imports, _links), do: nif_error()
+  def instance_new_dirty(_store, _module, _imports, _links), do: nif_error()
   def instance_function_export_exists(_store, _instance, _name), do: nif_error()
   def instance_get_global_value(_store, _instance, _name), do: nif_error()
   def instance_set_global_value(_store, _instance, _name, _value), do: nif_error()
@@ -72,6 +73,7 @@ defmodule Wasmex.Native do
 
   # module.rs
   def module_compile(_store, _bytes), do: nif_error()
+  def module_compile_dirty(_store, _bytes), do: nif_error()
   def module_serialize(_module), do: nif_error()
   def module_unsafe_deserialize(_bytes, _engine), do: nif_error()
   def module_name(_module), do: nif_error()

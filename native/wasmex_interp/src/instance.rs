@@ -65,20 +65,19 @@ fn import_spec((module, name, params, results): ImportTerm) -> Result<ImportSpec
     Ok(ImportSpec { module, name, ty })
 }
 
-#[rustler::nif(name = "instance_new", schedule = "DirtyCpu")]
+/// An instance and the instances whose start functions must run (see `wasmex_core::module`).
+type Instantiated = (
+    ResourceArc<InstanceResource>,
+    Vec<ResourceArc<InstanceResource>>,
+);
+
 fn new(
     env: Env,
     store: ResourceArc<StoreResource>,
     module: ResourceArc<ModuleResource>,
     imports: Vec<ImportTerm>,
     links: Vec<(String, ResourceArc<ModuleResource>)>,
-) -> Result<
-    (
-        ResourceArc<InstanceResource>,
-        Vec<ResourceArc<InstanceResource>>,
-    ),
-    Error,
-> {
+) -> Result<Instantiated, Error> {
     let specs = imports
         .into_iter()
         .map(import_spec)
@@ -102,6 +101,31 @@ fn new(
         .map(|(start, module)| InstanceResource::new(&store, start, module))
         .collect();
     Ok((instance, starts))
+}
+
+// Two schedules: the Elixir side instantiates modules of more than 64 KB (their data and
+// element segments are copied) on a dirty scheduler.
+
+#[rustler::nif(name = "instance_new")]
+fn new_normal(
+    env: Env,
+    store: ResourceArc<StoreResource>,
+    module: ResourceArc<ModuleResource>,
+    imports: Vec<ImportTerm>,
+    links: Vec<(String, ResourceArc<ModuleResource>)>,
+) -> Result<Instantiated, Error> {
+    new(env, store, module, imports, links)
+}
+
+#[rustler::nif(name = "instance_new_dirty", schedule = "DirtyCpu")]
+fn new_dirty(
+    env: Env,
+    store: ResourceArc<StoreResource>,
+    module: ResourceArc<ModuleResource>,
+    imports: Vec<ImportTerm>,
+    links: Vec<(String, ResourceArc<ModuleResource>)>,
+) -> Result<Instantiated, Error> {
+    new(env, store, module, imports, links)
 }
 
 #[rustler::nif(name = "instance_function_export_exists")]

@@ -25,14 +25,38 @@ impl rustler::Resource for ModuleResource {}
 #[module = "Wasmex.Module"]
 pub(crate) struct ExModule {
     resource: ResourceArc<ModuleResource>,
+    /// The module's size in bytes: the Elixir side instantiates big modules on a dirty
+    /// scheduler.
+    size: usize,
 }
 
-#[rustler::nif(name = "module_compile", schedule = "DirtyCpu")]
+impl ExModule {
+    pub(crate) fn new(module: Module) -> Self {
+        Self {
+            size: module.wasm.len(),
+            resource: ResourceArc::new(ModuleResource { module }),
+        }
+    }
+}
+
+// Two schedules: the Elixir side sends modules of more than 64 KB (about half a
+// millisecond to validate) to the dirty variant; a dirty hop costs tens of microseconds,
+// more than compiling a small module.
+
+#[rustler::nif(name = "module_compile")]
 fn compile(store: ResourceArc<StoreResource>, bytes: Binary) -> Result<ExModule, Error> {
-    let module = Module::compile(&store.engine, bytes.as_slice())?;
-    Ok(ExModule {
-        resource: ResourceArc::new(ModuleResource { module }),
-    })
+    Ok(ExModule::new(Module::compile(
+        &store.engine,
+        bytes.as_slice(),
+    )?))
+}
+
+#[rustler::nif(name = "module_compile_dirty", schedule = "DirtyCpu")]
+fn compile_dirty(store: ResourceArc<StoreResource>, bytes: Binary) -> Result<ExModule, Error> {
+    Ok(ExModule::new(Module::compile(
+        &store.engine,
+        bytes.as_slice(),
+    )?))
 }
 
 #[rustler::nif(name = "module_serialize", schedule = "DirtyCpu")]
@@ -45,10 +69,10 @@ fn unsafe_deserialize(
     bytes: Binary,
     engine: ResourceArc<EngineResource>,
 ) -> Result<ExModule, Error> {
-    let module = Module::deserialize(&engine.engine, bytes.as_slice())?;
-    Ok(ExModule {
-        resource: ResourceArc::new(ModuleResource { module }),
-    })
+    Ok(ExModule::new(Module::deserialize(
+        &engine.engine,
+        bytes.as_slice(),
+    )?))
 }
 
 #[rustler::nif(name = "module_name")]

@@ -1,0 +1,566 @@
+# The workloads of ../shared/BENCH.md, W1–W10 (and E1, the engine life-cycle of issue 7).
+# Each module's `run/1` returns report rows; `bench/run.exs` runs them.
+
+defmodule Bench.Guests do
+  @moduledoc false
+  @dir Path.expand("guests", __DIR__)
+
+  def dir, do: @dir
+  def bytes(file), do: File.read!(Path.join(@dir, file))
+
+  def instance(file, engine \\ nil) do
+    {:ok, store} = Wasmex.Store.new(nil, engine)
+    {:ok, module} = Wasmex.Module.compile(store, bytes(file))
+    {:ok, instance} = Wasmex.Instance.new(store, module, %{})
+    {store, instance}
+  end
+
+  @add ~S[(module
+    (memory (export "memory") 1)
+    (func (export "add") (param i32 i32) (result i32) (i32.add (local.get 0) (local.get 1))))]
+
+  def add_wat, do: @add
+
+  # Runs `Module.function()` in a fresh `mix run` process (memory figures need an OS
+  # process whose allocator has not been grown by other workloads) and returns its value.
+  def isolated(module, function) do
+    code =
+      ~s[Code.require_file("bench/harness.exs"); Code.require_file("bench/workloads.exs"); ] <>
+        ~s[IO.puts("RESULT " <> inspect(#{inspect(module)}.#{function}()))]
+
+    {out, 0} = System.cmd("mix", ["run", "--no-compile", "-e", code], stderr_to_stdout: true)
+    [_, value] = Regex.run(~r/RESULT (.+)/, out)
+    {value, _} = Code.eval_string(value)
+    value
+  end
+
+  # The raw-engine baseline (bench/raw), built once per run.
+  # The raw-engine baseline (bench/raw), built once per run. `env` may give it the malloc
+  # settings the BEAM runs with (see Bench.W4).
+  def raw(mode, reps, env \\ []) do
+    {_, 0} =
+      System.cmd("cargo", ["build", "--release", "--locked", "-q", "-p", "raw_bench"],
+        stderr_to_stdout: true
+      )
+
+    {out, 0} =
+      System.cmd(Path.expand("target/release/raw_bench"), [mode, @dir, "#{reps}"], env: env)
+
+    for line <- String.split(out, "\n", trim: true), into: %{} do
+      [_, name] = Regex.run(~r/"workload": "(\w+)"/, line)
+      [_, us] = Regex.run(~r/"median_us": ([\d.]+)/, line)
+      {name, String.to_float(us)}
+    end
+  end
+end
+
+defmodule Bench.W1 do
+  @moduledoc false
+  # A trivial call, directly and through the Wasmex GenServer, against an empty NIF call.
+  def run(_opts) do
+    {:ok, store} = Wasmex.Store.new()
+    {:ok, module} = Wasmex.Module.compile(store, Bench.Guests.add_wat())
+    {:ok, instance} = Wasmex.Instance.new(store, module, %{})
+    {:ok, pid} = Wasmex.start_link(%{bytes: Bench.Guests.add_wat()})
+
+    noop = Bench.per_call(fn -> Wasmex.Native.call_noop() end)
+
+    direct =
+      Bench.per_call(fn -> Wasmex.Instance.call_function(store, instance, "add", [2, 3]) end)
+
+    server = Bench.per_call(fn -> Wasmex.call_function(pid, "add", [2, 3]) end, 5_000, 50)
+    GenServer.stop(pid)
+
+    [
+      Bench.row("W1", "empty NIF call (floor)", noop, "µs", nil),
+      Bench.row("W1", "Instance.call_function add", direct, "µs", {:le, 1.0}),
+      Bench.row("W1", "add / empty NIF call", direct.median / noop.median, "x", nil),
+      Bench.row("W1", "Wasmex.call_function(pid) add", server, "µs", {:le, 4.0})
+    ]
+  end
+end
+
+defmodule Bench.W2 do
+  @moduledoc false
+  # An Elixir import called once per call, and 10,000 times in one call.
+  def run(_opts) do
+    wat = ~S[(module
+      (import "env" "inc" (func $inc (param i32) (result i32)))
+      (func (export "none") (param i32) (result i32) (local.get 0))
+      (func (export "once") (param i32) (result i32) (call $inc (local.get 0)))
+      (func (export "many") (param $n i32) (result i32)
+        (local $acc i32)
+        (block $done
+          (loop $next
+            (br_if $done (i32.eqz (local.get $n)))
+            (local.set $acc (call $inc (local.get $acc)))
+            (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+            (br $next)))
+        (local.get $acc)))]
+
+    imports = %{"env" => %{"inc" => {:fn, [:i32], [:i32], fn _context, x -> x + 1 end}}}
+    {:ok, store} = Wasmex.Store.new()
+    {:ok, module} = Wasmex.Module.compile(store, wat)
+    {:ok, instance} = Wasmex.Instance.new(store, module, imports)
+    call = &Wasmex.Instance.call_function(store, instance, &1, &2)
+
+    none = Bench.per_call(fn -> call.("none", [1]) end)
+    once = Bench.per_call(fn -> call.("once", [1]) end)
+    many = Bench.per_call(fn -> call.("many", [10_000]) end, 5, 40)
+
+    [
+      Bench.row(
+        "W2",
+        "import round trip, 1 per call",
+        %{median: once.median - none.median, p99: once.p99 - none.p99},
+        "µs",
+        {:le, 2.0}
+      ),
+      Bench.row(
+        "W2",
+        "import round trip, 10,000 per call",
+        %{median: many.median / 10_000, p99: many.p99 / 10_000},
+        "µs",
+        {:le, 2.0}
+      )
+    ]
+  end
+end
+
+defmodule Bench.W3 do
+  @moduledoc false
+  # Compute-bound guests through the API, against plain wasmi (bench/raw) in the same run.
+  @workloads [
+    {"fib", "fib.wasm", [], {"fib", [27]}},
+    {"sha256", "sha256.wasm", [{"fill", [1_048_576, 1]}], {"sha256", [1_048_576]}},
+    {"mix", "mix.wasm", [], {"run", [50]}}
+  ]
+
+  def run(opts) do
+    reps = Keyword.get(opts, :reps, 9)
+    raw = Bench.Guests.raw("compute", reps)
+
+    for {name, file, setup, {function, args}} <- @workloads do
+      {store, instance} = Bench.Guests.instance(file)
+      for {f, a} <- setup, do: {:ok, _} = Wasmex.Instance.call_function(store, instance, f, a)
+
+      api =
+        Bench.time(
+          fn -> {:ok, _} = Wasmex.Instance.call_function(store, instance, function, args) end,
+          reps
+        )
+
+      [
+        Bench.row(
+          "W3",
+          "#{name}: API",
+          %{median: api.median / 1000, p99: api.p99 / 1000},
+          "ms",
+          nil
+        ),
+        Bench.row("W3", "#{name}: raw wasmi", raw[name] / 1000, "ms", nil),
+        Bench.row("W3", "#{name}: throughput API / raw", raw[name] / api.median, "x", {:ge, 0.95})
+      ]
+    end
+    |> List.flatten()
+  end
+end
+
+defmodule Bench.W4 do
+  @moduledoc false
+  # Compile + instantiate (new store, new engine: the default path), against raw wasmi.
+  #
+  # ERTS tunes glibc's malloc (trim threshold), which freezes glibc's mmap threshold at
+  # 128 KB: in the BEAM every allocation of 128 KB or more (a 2-page linear memory already)
+  # is an mmap and a munmap, where a plain Rust process adapts the threshold and reuses
+  # heap memory. The ratio is taken against raw wasmi under the BEAM's setting
+  # (MALLOC_MMAP_THRESHOLD_=131072); raw wasmi with glibc's adaptive default is shown too.
+  @modules [{"tiny", "fib.wasm"}, {"100k", "startup_100k.wasm"}, {"big", "startup_big.wasm"}]
+
+  def run(opts) do
+    reps = Keyword.get(opts, :reps, 9)
+    raw = Bench.Guests.raw("startup", reps, [{"MALLOC_MMAP_THRESHOLD_", "131072"}])
+    raw_default = Bench.Guests.raw("startup", reps)
+
+    for {name, file} <- @modules do
+      bytes = Bench.Guests.bytes(file)
+
+      api =
+        Bench.time(
+          fn ->
+            {:ok, store} = Wasmex.Store.new()
+            {:ok, module} = Wasmex.Module.compile(store, bytes)
+            {:ok, _} = Wasmex.Instance.new(store, module, %{})
+          end,
+          reps
+        )
+
+      ms = %{median: api.median / 1000, p99: api.p99 / 1000}
+      ratio = api.median / raw[name]
+
+      [
+        Bench.row(
+          "W4",
+          "#{name} (#{div(byte_size(bytes), 1024)} KB): compile+instantiate",
+          ms,
+          "ms",
+          if(name == "big", do: {:le, 50.0})
+        ),
+        Bench.row("W4", "#{name}: raw wasmi, BEAM's malloc setting", raw[name] / 1000, "ms", nil),
+        Bench.row("W4", "#{name}: raw wasmi, glibc default", raw_default[name] / 1000, "ms", nil),
+        Bench.row("W4", "#{name}: API / raw wasmi", ratio, "x", {:le, 1.1})
+      ]
+    end
+    |> List.flatten()
+  end
+end
+
+defmodule Bench.W5 do
+  @moduledoc false
+  # Memory.write_binary then read_binary of 1 MB.
+  def run(_opts) do
+    {:ok, store} = Wasmex.Store.new()
+    {:ok, module} = Wasmex.Module.compile(store, ~S[(module (memory (export "memory") 32))])
+    {:ok, instance} = Wasmex.Instance.new(store, module, %{})
+    {:ok, memory} = Wasmex.Instance.memory(store, instance, "memory")
+    data = :crypto.strong_rand_bytes(1_048_576)
+
+    stats =
+      Bench.time(
+        fn ->
+          :ok = Wasmex.Memory.write_binary(store, memory, 0, data)
+          {:ok, _} = Wasmex.Memory.read_binary(store, memory, 0, 1_048_576)
+        end,
+        200
+      )
+
+    gbps = fn us -> 2 * 1_048_576 / (us * 1000) end
+
+    [
+      Bench.row(
+        "W5",
+        "write + read 1 MB of memory",
+        %{median: gbps.(stats.median), p99: gbps.(stats.p99)},
+        "GB/s",
+        {:ge, 2.0}
+      )
+    ]
+  end
+end
+
+defmodule Bench.W6 do
+  @moduledoc false
+  # A WASI program (test/fixtures/wasi/wasi_tool.c) writing 1 MB to a stdout pipe and
+  # reading 1 MB of stdin.
+  @tool Path.expand("../test/fixtures/wasi/wasi_tool.wasm", __DIR__)
+  @size 1_048_576
+
+  def run(_opts) do
+    write = throughput(["bigout", "#{@size}"], "")
+    read = throughput(["count-stdin"], :binary.copy("x", @size))
+
+    [
+      Bench.row("W6", "WASI: 1 MB to a stdout pipe", write, "MB/s", {:ge, 200}),
+      Bench.row("W6", "WASI: 1 MB from a stdin pipe", read, "MB/s", {:ge, 200})
+    ]
+  end
+
+  defp throughput(args, input) do
+    {:ok, engine} = Wasmex.Engine.new(%Wasmex.EngineConfig{})
+    {:ok, store} = Wasmex.Store.new(nil, engine)
+    {:ok, module} = Wasmex.Module.compile(store, File.read!(@tool))
+
+    for _ <- 1..15 do
+      {:ok, stdin} = Wasmex.Pipe.new()
+      {:ok, _} = Wasmex.Pipe.write(stdin, input)
+      :ok = Wasmex.Pipe.seek(stdin, 0)
+      {:ok, stdout} = Wasmex.Pipe.new()
+      options = %Wasmex.Wasi.WasiOptions{args: ["wasi_tool" | args], stdin: stdin, stdout: stdout}
+      {:ok, store} = Wasmex.Store.new_wasi(options, nil, engine)
+      {:ok, instance} = Wasmex.Instance.new(store, module, %{})
+
+      {us, {:ok, []}} =
+        :timer.tc(fn -> Wasmex.Instance.call_function(store, instance, "_start", []) end)
+
+      @size / us
+    end
+    |> Bench.stats()
+  end
+end
+
+defmodule Bench.W7 do
+  @moduledoc false
+  # 2 × schedulers processes run guest loops; a probe asks to be woken every 1 ms.
+  def run(opts) do
+    busy_ms = Keyword.get(opts, :busy_ms, 2_500)
+    idle = probe(1_000, 0)
+    busy = probe(busy_ms, 2 * System.schedulers_online())
+
+    [
+      Bench.row("W7", "probe lateness, idle BEAM (timer granularity)", idle, "ms", nil),
+      Bench.row("W7", "probe lateness p99, 2×schedulers guests", busy.p99, "ms", {:le, 2.0}),
+      Bench.row("W7", "probe lateness max, 2×schedulers guests", busy.max, "ms", {:le, 10.0}),
+      Bench.row("W7", "probe lateness median, 2×schedulers guests", busy.median, "ms", nil)
+    ]
+  end
+
+  defp probe(busy_ms, spinners) do
+    spin = ~S[(module (func (export "spin") (loop (br 0))))]
+    parent = self()
+
+    for _ <- 1..spinners//1 do
+      spawn(fn ->
+        {:ok, store} = Wasmex.Store.new()
+        {:ok, module} = Wasmex.Module.compile(store, spin)
+        {:ok, instance} = Wasmex.Instance.new(store, module, %{})
+        send(parent, :spinning)
+        Wasmex.Instance.call_function(store, instance, "spin", [], timeout: busy_ms)
+        send(parent, :spun)
+      end)
+    end
+
+    for _ <- 1..spinners//1, do: receive(do: (:spinning -> :ok))
+    lateness = probe_loop(System.monotonic_time(:microsecond) + (busy_ms - 300) * 1000, [])
+    for _ <- 1..spinners//1, do: receive(do: (:spun -> :ok))
+    Bench.stats(lateness)
+  end
+
+  defp probe_loop(until, acc) do
+    asked = System.monotonic_time(:microsecond)
+
+    if asked > until do
+      acc
+    else
+      receive do
+      after
+        1 -> :ok
+      end
+
+      probe_loop(until, [
+        max((System.monotonic_time(:microsecond) - asked - 1000) / 1000, 0.0) | acc
+      ])
+    end
+  end
+end
+
+defmodule Bench.W8 do
+  @moduledoc false
+  # Footprint: the stripped NIF, and the memory of 10,000 live instances.
+  @instances 10_000
+
+  def run(_opts) do
+    so = Application.app_dir(:wasmex_interp, "priv/native/libwasmex_interp.so")
+    stripped = Path.join(System.tmp_dir!(), "libwasmex_interp.stripped.so")
+    {_, 0} = System.cmd("strip", ["-o", stripped, so])
+    size_mb = File.stat!(stripped).size / 1_048_576
+
+    [
+      Bench.row("W8", "NIF size, stripped (x86_64)", size_mb, "MB", {:le, 6.0}),
+      Bench.row(
+        "W8",
+        "RSS per live instance (shared engine)",
+        per_instance(true),
+        "KB",
+        {:le, 100}
+      ),
+      Bench.row(
+        "W8",
+        "RSS per live instance (Store.new(), own engine)",
+        per_instance(false),
+        "KB",
+        nil
+      )
+    ]
+  end
+
+  defp per_instance(shared) do
+    task =
+      Task.async(fn ->
+        engine = if shared, do: elem(Wasmex.Engine.new(%Wasmex.EngineConfig{}), 1)
+        {:ok, store} = Wasmex.Store.new(nil, engine)
+        {:ok, module} = Wasmex.Module.compile(store, Bench.Guests.add_wat())
+        :erlang.garbage_collect()
+        before = rss_kb()
+
+        live =
+          for _ <- 1..@instances do
+            {:ok, store} = Wasmex.Store.new(nil, engine)
+
+            module =
+              if shared,
+                do: module,
+                else: elem(Wasmex.Module.compile(store, Bench.Guests.add_wat()), 1)
+
+            {:ok, instance} = Wasmex.Instance.new(store, module, %{})
+            {:ok, [5]} = Wasmex.Instance.call_function(store, instance, "add", [2, 3])
+            {store, instance}
+          end
+
+        :erlang.garbage_collect()
+        grown = rss_kb() - before
+        length(live)
+        grown / @instances
+      end)
+
+    Task.await(task, :infinity)
+  end
+
+  def rss_kb do
+    [_, kb] = Regex.run(~r/VmRSS:\s+(\d+) kB/, File.read!("/proc/self/status"))
+    String.to_integer(kb)
+  end
+end
+
+defmodule Bench.W9 do
+  @moduledoc false
+  # Throughput: 100 processes, each with its own store, calling add; 1 then 2 schedulers.
+  def run(opts) do
+    seconds = Keyword.get(opts, :seconds, 5)
+    online = System.schedulers_online()
+    one = rate(1, seconds)
+    all = rate(online, seconds)
+    :erlang.system_flag(:schedulers_online, online)
+
+    [
+      Bench.row("W9", "calls/s, 100 processes, 1 scheduler", one, "calls/s", nil),
+      Bench.row(
+        "W9",
+        "calls/s, 100 processes, #{online} schedulers",
+        all,
+        "calls/s",
+        {:ge, 1_000_000}
+      ),
+      Bench.row("W9", "scaling 1 → #{online} schedulers", all / one, "x", nil)
+    ]
+  end
+
+  defp rate(schedulers, seconds) do
+    :erlang.system_flag(:schedulers_online, schedulers)
+    parent = self()
+    stop_at = System.monotonic_time(:millisecond) + seconds * 1000
+
+    for _ <- 1..100 do
+      spawn_link(fn ->
+        {:ok, store} = Wasmex.Store.new()
+        {:ok, module} = Wasmex.Module.compile(store, Bench.Guests.add_wat())
+        {:ok, instance} = Wasmex.Instance.new(store, module, %{})
+        send(parent, {:count, loop(store, instance, stop_at, 0)})
+      end)
+    end
+
+    total = Enum.sum(for _ <- 1..100, do: receive(do: ({:count, n} -> n)))
+    total / seconds
+  end
+
+  defp loop(store, instance, stop_at, n) do
+    if rem(n, 1000) == 0 and System.monotonic_time(:millisecond) >= stop_at do
+      n
+    else
+      {:ok, [5]} = Wasmex.Instance.call_function(store, instance, "add", [2, 3])
+      loop(store, instance, stop_at, n + 1)
+    end
+  end
+end
+
+defmodule Bench.W10 do
+  @moduledoc false
+  # Fuel slicing: the W3 guests with 10,000-fuel slices against one slice for the call,
+  # alternated so that both see the same machine.
+  @workloads [
+    {"fib", "fib.wasm", [], {"fib", [27]}},
+    {"sha256", "sha256.wasm", [{"fill", [1_048_576, 1]}], {"sha256", [1_048_576]}},
+    {"mix", "mix.wasm", [], {"run", [50]}}
+  ]
+
+  def run(opts) do
+    reps = Keyword.get(opts, :reps, 9)
+
+    for {name, file, setup, {function, args}} <- @workloads do
+      {store, instance} = Bench.Guests.instance(file)
+      for {f, a} <- setup, do: {:ok, _} = Wasmex.Instance.call_function(store, instance, f, a)
+      {:ok, _} = Wasmex.Instance.call_function(store, instance, function, args)
+
+      samples =
+        for _ <- 1..reps, slice <- [1_000_000_000_000, 10_000] do
+          :ok = Wasmex.Native.store_set_slice(store.resource, slice)
+
+          {us, {:ok, _}} =
+            :timer.tc(fn -> Wasmex.Instance.call_function(store, instance, function, args) end)
+
+          {slice, us}
+        end
+
+      median = fn slice ->
+        samples
+        |> Enum.filter(&(elem(&1, 0) == slice))
+        |> Enum.map(&elem(&1, 1))
+        |> Bench.stats()
+        |> Map.fetch!(:median)
+      end
+
+      Bench.row(
+        "W10",
+        "#{name}: 10k-fuel slices / one slice",
+        median.(10_000) / median.(1_000_000_000_000),
+        "x",
+        {:le, 1.05}
+      )
+    end
+  end
+end
+
+defmodule Bench.E1 do
+  @moduledoc false
+  # Engine life-cycle (issue 7): RSS over 10,000 compile/instantiate/call/drop cycles on
+  # the default Store.new() path, against compiling into one shared engine.
+  @cycles 10_000
+
+  def run(_opts) do
+    default = Bench.Guests.isolated(__MODULE__, :default)
+    shared = Bench.Guests.isolated(__MODULE__, :shared)
+    growth = fn samples -> List.last(samples) - hd(samples) end
+
+    [
+      Bench.row(
+        "E1",
+        "default Store.new(): RSS growth, 9,000 cycles",
+        growth.(default),
+        "kB",
+        {:le, 2048}
+      ),
+      Bench.row("E1", "one shared engine: RSS growth, 9,000 cycles", growth.(shared), "kB", nil)
+    ]
+  end
+
+  def default, do: cycles(fn -> elem(Wasmex.Store.new(), 1) end)
+
+  def shared do
+    {:ok, engine} = Wasmex.Engine.new(%Wasmex.EngineConfig{})
+    cycles(fn -> elem(Wasmex.Store.new(nil, engine), 1) end)
+  end
+
+  defp cycles(store_fun) do
+    Task.async(fn ->
+      for n <- 1..@cycles, reduce: [] do
+        samples ->
+          store = store_fun.()
+
+          wat =
+            ~s[(module (func (export "f") (param i32) (result i32) (i32.add (local.get 0) (i32.const #{n}))))]
+
+          {:ok, module} = Wasmex.Module.compile(store, wat)
+          {:ok, instance} = Wasmex.Instance.new(store, module, %{})
+          {:ok, [_]} = Wasmex.Instance.call_function(store, instance, "f", [1])
+
+          if rem(n, 1_000) == 0 do
+            :erlang.garbage_collect()
+            [Bench.W8.rss_kb() | samples]
+          else
+            samples
+          end
+      end
+      |> Enum.reverse()
+    end)
+    |> Task.await(:infinity)
+  end
+end
