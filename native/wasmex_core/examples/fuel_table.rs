@@ -1,58 +1,105 @@
 //! Runs a fixed set of guests through the library's call machinery (fuel slices, user
-//! fuel) and prints, for each, its results and the exact fuel it used: one line per guest,
-//! `name results fuel`. `scripts/cross-check` runs it on every target (under qemu) and
-//! compares the tables: fuel use must be the same on every CPU.
+//! fuel, host calls, WASI) and prints, for each, its results and the exact fuel it used:
+//! one line per guest, `name<TAB>results<TAB>fuel`. `scripts/cross-check` runs it on every
+//! target (under qemu) and compares the tables: results and fuel must be the same on every
+//! CPU.
 //!
 //! ```text
-//! cargo run --release -p wasmex_core --example fuel_table -- bench/guests
+//! cargo run --release -p wasmex_core --example fuel_table -- .
 //! ```
+//!
+//! The argument is the repository root (guests come from `bench/guests` and
+//! `test/fixtures/wasi`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use wasmex_core::{
     call::Step,
-    engine::EngineOptions,
+    engine::{Engine, EngineOptions},
+    imports::ImportSpec,
     instance,
     module::Module,
     store::{Limits, Store},
     value::Input,
+    wasi::{self, Output, WasiOptions},
 };
-use wasmi::Val;
+use wasmi::{FuncType, Val, ValType};
 
-/// Guest file, setup calls, measured call.
-type Case = (&'static str, &'static str, &'static [(&'static str, &'static [i32])], (&'static str, &'static [i32]));
+/// A call: export name and i32 arguments.
+type Invoke = (&'static str, &'static [i32]);
 
-const CASES: &[Case] = &[
-    ("fib(20)", "fib.wasm", &[], ("fib", &[20])),
-    ("sha256(64 KiB)", "sha256.wasm", &[("fill", &[65_536, 7])], ("sha256", &[65_536])),
-    ("sha256 word 0", "sha256.wasm", &[("fill", &[1000, 5]), ("sha256", &[1000])], ("digest_word", &[0])),
-    ("mix(3)", "mix.wasm", &[], ("run", &[3])),
-    ("startup_100k entry(42)", "startup_100k.wasm", &[], ("entry", &[42])),
+/// Label, guest file (relative to the root), setup calls, measured call.
+const FILE_CASES: &[(&str, &str, &[Invoke], Invoke)] = &[
+    ("fib(20)", "bench/guests/fib.wasm", &[], ("fib", &[20])),
+    (
+        "sha256(64 KiB)",
+        "bench/guests/sha256.wasm",
+        &[("fill", &[65_536, 7])],
+        ("sha256", &[65_536]),
+    ),
+    (
+        "sha256 word 0",
+        "bench/guests/sha256.wasm",
+        &[("fill", &[1000, 5]), ("sha256", &[1000])],
+        ("digest_word", &[0]),
+    ),
+    ("mix(3)", "bench/guests/mix.wasm", &[], ("run", &[3])),
+    (
+        "startup_100k entry(42)",
+        "bench/guests/startup_100k.wasm",
+        &[],
+        ("entry", &[42]),
+    ),
 ];
 
-/// WAT guests with float and SIMD code: NaN bits and lane shuffles must agree too.
-const WAT_CASES: &[(&str, &str, &str)] = &[
+/// WAT guests with float, SIMD, memory and import code: NaN bits, lane shuffles, growth
+/// and host round trips must agree too.
+const WAT_CASES: &[(&str, &str, Invoke)] = &[
     (
         "f32 nan bits",
         r#"(module (func (export "f") (result i32)
             (i32.reinterpret_f32 (f32.div (f32.const 0) (f32.const 0)))))"#,
-        "f",
+        ("f", &[]),
     ),
     (
         "f64 math",
         r#"(module (func (export "f") (result i64)
             (i64.reinterpret_f64 (f64.sqrt (f64.mul (f64.const 2.5) (f64.const 1.1))))))"#,
-        "f",
+        ("f", &[]),
     ),
     (
         "simd lanes",
         r#"(module (func (export "f") (result i32)
             (i32x4.extract_lane 2 (i32x4.mul (v128.const i32x4 1 2 3 4) (v128.const i32x4 5 6 7 8)))))"#,
-        "f",
+        ("f", &[]),
+    ),
+    (
+        "memory.grow x 8",
+        r#"(module (memory 1)
+            (func (export "f") (result i32) (local $i i32)
+              (loop $l
+                (drop (memory.grow (i32.const 1)))
+                (i32.store (i32.mul (memory.size) (i32.const 65532)) (local.get $i))
+                (local.set $i (i32.add (local.get $i) (i32.const 1)))
+                (br_if $l (i32.lt_u (local.get $i) (i32.const 8))))
+              (memory.size)))"#,
+        ("f", &[]),
+    ),
+    (
+        "1000 host calls",
+        r#"(module (import "env" "twice" (func $twice (param i32) (result i32)))
+            (func (export "f") (param $n i32) (result i32) (local $acc i32)
+              (loop $l
+                (local.set $acc (i32.add (local.get $acc) (call $twice (local.get $n))))
+                (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+                (br_if $l (local.get $n)))
+              (local.get $acc)))"#,
+        ("f", &[1000]),
     ),
 ];
 
-fn run(store: &mut Store, instance: wasmi::Instance, name: &str, args: &[i32]) -> Vec<Val> {
+/// Calls `name` to the end: resumes yields, answers `twice` imports.
+fn run(store: &mut Store, instance: wasmi::Instance, (name, args): Invoke) -> Vec<Val> {
     let func = instance::func(store, instance, name).unwrap();
     let inputs: Vec<Input> = args.iter().map(|n| Input::Int((*n).into())).collect();
     let mut step = store.call(func, inputs.into_iter()).unwrap();
@@ -60,24 +107,58 @@ fn run(store: &mut Store, instance: wasmi::Instance, name: &str, args: &[i32]) -
         step = match step {
             Step::Done(results) => return results,
             Step::Yield(call) => store.resume(call).unwrap(),
-            other => panic!("unexpected step {other:?}"),
+            Step::Host(call, request) => {
+                let Val::I32(n) = request.params[0] else {
+                    panic!("twice takes an i32")
+                };
+                store
+                    .resume_host(call, [Input::Int(2 * i128::from(n))].into_iter())
+                    .unwrap()
+            }
+            Step::Sleep(..) => panic!("no guest here sleeps"),
         }
     }
 }
 
-fn fuel_of(bytes: &[u8], setup: &[(&str, &[i32])], (name, args): (&str, &[i32])) -> (String, u64) {
-    let engine = EngineOptions::default().engine();
-    let module = Module::compile(&engine, bytes).unwrap();
-    let mut store = Store::new(&engine, Some(u64::MAX), &Limits::default());
-    let instance = instance::instantiate(&mut store, &module, &[], &[])
+fn twice_import() -> Vec<ImportSpec> {
+    vec![ImportSpec {
+        module: "env".into(),
+        name: "twice".into(),
+        ty: FuncType::new([ValType::I32], [ValType::I32]),
+    }]
+}
+
+/// Runs `setup` then measures `invoke` in `store`; returns the results and fuel used.
+fn measure(
+    mut store: Store,
+    engine: &Engine,
+    bytes: &[u8],
+    setup: &[Invoke],
+    invoke: Invoke,
+) -> (String, u64) {
+    let module = Module::compile(engine, bytes).unwrap();
+    let imports = if module
+        .imports()
+        .iter()
+        .any(|(namespace, ..)| namespace == "env")
+    {
+        twice_import()
+    } else {
+        Vec::new()
+    };
+    let instance = instance::instantiate(&mut store, &module, &imports, &[])
         .unwrap()
         .instance;
-    for (setup_name, setup_args) in setup {
-        run(&mut store, instance, setup_name, setup_args);
+    for call in setup {
+        run(&mut store, instance, *call);
     }
     let before = store.fuel().unwrap();
-    let results = run(&mut store, instance, name, args);
+    let results = run(&mut store, instance, invoke);
     let used = before - store.fuel().unwrap();
+    (show(&results), used)
+}
+
+fn show(results: &[Val]) -> String {
     let shown: Vec<String> = results
         .iter()
         .map(|val| match val {
@@ -86,18 +167,52 @@ fn fuel_of(bytes: &[u8], setup: &[(&str, &[i32])], (name, args): (&str, &[i32]))
             other => format!("{other:?}"),
         })
         .collect();
-    (shown.join(","), used)
+    shown.join(",")
+}
+
+/// FNV-1a, to print a long output as one number.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 fn main() {
-    let dir = std::env::args().nth(1).unwrap_or_else(|| "bench/guests".into());
-    for (label, file, setup, call) in CASES {
-        let bytes = std::fs::read(format!("{dir}/{file}")).unwrap();
-        let (results, fuel) = fuel_of(&bytes, setup, *call);
+    let root = std::env::args().nth(1).unwrap_or_else(|| ".".into());
+    let engine = EngineOptions::default().engine();
+    let fresh = || Store::new(&engine, Some(u64::MAX), &Limits::default());
+
+    for (label, file, setup, invoke) in FILE_CASES {
+        let bytes = std::fs::read(format!("{root}/{file}")).unwrap();
+        let (results, fuel) = measure(fresh(), &engine, &bytes, setup, *invoke);
         println!("{label}\t{results}\t{fuel}");
     }
-    for (label, wat, function) in WAT_CASES {
-        let (results, fuel) = fuel_of(wat.as_bytes(), &[], (function, &[]));
+    for (label, wat, invoke) in WAT_CASES {
+        let (results, fuel) = measure(fresh(), &engine, wat.as_bytes(), &[], *invoke);
         println!("{label}\t{results}\t{fuel}");
+    }
+
+    // A C program built with wasi-libc: printf, qsort, argv and environment handling.
+    let bytes = std::fs::read(format!("{root}/test/fixtures/wasi/wasi_tool.wasm")).unwrap();
+    for args in [
+        &["wasi_tool", "args", "b", "a", "c"][..],
+        &["wasi_tool", "env"][..],
+    ] {
+        let stdout = wasi::pipe();
+        let options = WasiOptions {
+            args: args.iter().map(|arg| (*arg).to_string()).collect(),
+            env: vec![("HOME".into(), "/".into()), ("LANG".into(), "C".into())],
+            stdout: Output::Pipe(stdout.clone()),
+            ..WasiOptions::default()
+        };
+        let store = Store::new_wasi(&engine, Some(u64::MAX), &Limits::default(), &options).unwrap();
+        let (results, fuel) = measure(store, &engine, &bytes, &[], ("_start", &[]));
+        let output = stdout.read().unwrap().get_ref().clone();
+        // `_start` returns nothing: the output stands for the results.
+        println!(
+            "wasi {}\t{results}stdout {:016x}\t{fuel}",
+            args[1..].join(" "),
+            fnv1a(&output)
+        );
     }
 }
