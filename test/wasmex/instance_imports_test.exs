@@ -371,4 +371,27 @@ defmodule Wasmex.InstanceImportsTest do
     {:ok, instance} = Wasmex.Instance.new(store, main, imports, [%{name: "utils", module: utils}])
     assert Wasmex.Instance.call_function(store, instance, "run", [5]) == {:ok, [15]}
   end
+
+  # Found by fuzzing the engine: with no Wasm frame left to resume into, an import used to
+  # fail with "an Elixir import was called outside of a resumable call".
+  test "an exported import and a tail-called import are called like any other" do
+    imports = %{env: %{double: {:fn, [:i32], [:i32], fn _context, x -> 2 * x end}}}
+
+    %{store: store, instance: instance} =
+      instantiate(
+        ~S[(module
+            (import "env" "double" (func $double (param i32) (result i32)))
+            (type $t (func (param i32) (result i32)))
+            (table 1 funcref) (elem (i32.const 0) $double)
+            (export "double" (func $double))
+            (func (export "tail") (param i32) (result i32) (return_call $double (local.get 0)))
+            (func (export "tail_indirect") (param i32) (result i32)
+              (return_call_indirect (type $t) (local.get 0) (i32.const 0))))],
+        imports
+      )
+
+    for name <- ["double", "tail", "tail_indirect"] do
+      assert Wasmex.Instance.call_function(store, instance, name, [21]) == {:ok, [42]}
+    end
+  end
 end

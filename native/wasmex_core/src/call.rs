@@ -43,6 +43,12 @@ enum Suspended {
     Host(ResumableCallHostTrap),
     Sleep(ResumableCallHostTrap, Sleep),
     Fuel(ResumableCallOutOfFuel),
+    /// An import called with no Wasm frame left to resume: the host called an exported
+    /// import directly, or the entry function tail-called one (`return_call`). The
+    /// import's results are the call's results.
+    LastHost,
+    /// The same for a sleep (`return_call $poll_oneoff`).
+    LastSleep(Sleep),
 }
 
 /// Where a call stands after a slice.
@@ -61,7 +67,7 @@ pub enum Step {
 impl Call {
     /// `true` when the call waits for an Elixir import's results, `false` after a yield.
     pub fn awaits_host(&self) -> bool {
-        matches!(self.suspended, Suspended::Host(_))
+        matches!(self.suspended, Suspended::Host(_) | Suspended::LastHost)
     }
 }
 
@@ -111,7 +117,10 @@ impl Store {
                     suspended.resume(store, &poll_results, &mut results)
                 })
             }
-            Suspended::Host(_) => return Err(Error::NoCall),
+            Suspended::LastSleep(sleep) => {
+                return Ok(Step::Done(sleep.finish(self.wasmi_mut()).to_vec()));
+            }
+            Suspended::Host(_) | Suspended::LastHost => return Err(Error::NoCall),
         };
         self.run_budget(outcome, results)
     }
@@ -131,8 +140,13 @@ impl Store {
             suspended,
             mut results,
         } = call;
-        let Suspended::Host(suspended) = suspended else {
-            return Err(Error::NoCall);
+        let suspended = match suspended {
+            Suspended::Host(suspended) => suspended,
+            Suspended::LastHost => {
+                let types: Vec<ValType> = results.iter().map(Val::ty).collect();
+                return host_results(inputs, &types).map(Step::Done);
+            }
+            _ => return Err(Error::NoCall),
         };
         let ty = suspended.host_func().ty(self.wasmi());
         let host_results = host_results(inputs, ty.results())?;
@@ -169,6 +183,12 @@ impl Store {
         outcome: Result<ResumableCall, wasmi::Error>,
         results: Vec<Val>,
     ) -> Result<Step, Error> {
+        let outcome = match outcome {
+            Err(error) if error.downcast_ref::<HostCallMarker>().is_some() => {
+                return self.last_host_call(results);
+            }
+            outcome => outcome,
+        };
         match outcome? {
             ResumableCall::Finished => Ok(Step::Done(results)),
             ResumableCall::HostTrap(trap) => {
@@ -204,6 +224,24 @@ impl Store {
                 };
                 Ok(Step::Yield(call))
             }
+        }
+    }
+}
+
+impl Store {
+    /// An import was called with no Wasm frame to resume (see [`Suspended::LastHost`]).
+    fn last_host_call(&mut self, results: Vec<Val>) -> Result<Step, Error> {
+        match self.wasmi_mut().data_mut().pending.take() {
+            Some(Pending::Import(request)) => {
+                let suspended = Suspended::LastHost;
+                Ok(Step::Host(Call { suspended, results }, request))
+            }
+            Some(Pending::Sleep(sleep)) => {
+                let duration = sleep.duration;
+                let suspended = Suspended::LastSleep(sleep);
+                Ok(Step::Sleep(Call { suspended, results }, duration))
+            }
+            None => Err(Error::Internal("host call without its request".into())),
         }
     }
 }

@@ -325,3 +325,54 @@ fn start_functions_run_after_instantiation_as_ordinary_calls() {
         Some(42)
     );
 }
+
+/// Found by fuzzing: an import called with no Wasm frame to resume into (an exported
+/// import called directly, or tail-called by the entry function) failed with "an Elixir
+/// import was called outside of a resumable call". Now it is a host call whose results
+/// are the call's results.
+#[test]
+fn imports_called_with_no_frame_left_are_host_calls_too() {
+    const LAST_CALLS: &str = r#"(module
+      (import "env" "double" (func $double (param i32) (result i32)))
+      (type $t (func (param i32) (result i32)))
+      (table 1 funcref) (elem (i32.const 0) $double)
+      (export "double" (func $double))
+      (func (export "tail") (param i32) (result i32) (return_call $double (local.get 0)))
+      (func (export "tail_indirect") (param i32) (result i32)
+        (return_call_indirect (type $t) (local.get 0) (i32.const 0))))"#;
+    let engine = EngineOptions::default().engine();
+    let module = Module::compile(&engine, LAST_CALLS.as_bytes()).unwrap();
+    let mut store = Store::new(&engine, None, &Limits::default());
+    let Instantiated { instance, .. } =
+        instance::instantiate(&mut store, &module, &double_import(), &[]).unwrap();
+    let mut guest = Guest { store, instance };
+    for name in ["double", "tail", "tail_indirect"] {
+        assert_eq!(
+            guest.call(name, &[21]).unwrap()[0].i32(),
+            Some(42),
+            "{name}"
+        );
+
+        // The results are checked against the import's type like any other.
+        let func = instance::func(&guest.store, instance, name).unwrap();
+        let Step::Host(call, request) =
+            guest.store.call(func, [Input::Int(1)].into_iter()).unwrap()
+        else {
+            panic!("expected a host call from {name}")
+        };
+        assert_eq!(request.import, 0);
+        assert!(call.awaits_host());
+        assert!(matches!(
+            guest
+                .store
+                .resume_host(call, [Input::Float(1.5)].into_iter()),
+            Err(Error::Callback(_))
+        ));
+        // ...and a yield-style resume is refused.
+        let Step::Host(call, _) = guest.store.call(func, [Input::Int(1)].into_iter()).unwrap()
+        else {
+            panic!("expected a host call from {name}")
+        };
+        assert!(matches!(guest.store.resume(call), Err(Error::NoCall)));
+    }
+}

@@ -46,6 +46,15 @@ const GUEST: &str = r#"(module
     (i64.store (i32.const 1032) (i64.const 0))
     (i32.store16 (i32.const 1040) (i32.const 0))
     (call $poll (i32.const 1000) (i32.const 2000) (i32.const 1) (i32.const 3000)))
+  ;; the same sleep, tail-calling poll_oneoff: no Wasm frame is left to resume
+  (func (export "sleep_tail") (param $ns i64) (result i32)
+    (i64.store (i32.const 1000) (i64.const 7))
+    (i32.store8 (i32.const 1008) (i32.const 0))
+    (i32.store (i32.const 1016) (i32.const 1))
+    (i64.store (i32.const 1024) (local.get $ns))
+    (i64.store (i32.const 1032) (i64.const 0))
+    (i32.store16 (i32.const 1040) (i32.const 0))
+    (return_call $poll (i32.const 1000) (i32.const 2000) (i32.const 1) (i32.const 3000)))
   (func (export "event_userdata") (result i64) (i64.load (i32.const 2000)))
   (func (export "nevents") (result i32) (i32.load (i32.const 3000))))"#;
 
@@ -148,6 +157,23 @@ fn sleeping_suspends_the_guest_instead_of_blocking() {
     assert_eq!(
         done(call(&mut store, instance, "nevents", &[]))[0].i32(),
         Some(1)
+    );
+}
+
+/// Found by fuzzing (see `imports_called_with_no_frame_left_are_host_calls_too`): a
+/// tail-called `poll_oneoff` sleeps like any other.
+#[test]
+fn a_tail_called_sleep_suspends_too() {
+    let (mut store, instance) = wasi_guest(&WasiOptions::default());
+    let step = call(&mut store, instance, "sleep_tail", &[Input::Int(5_000_000)]).unwrap();
+    let Step::Sleep(sleeping, duration) = step else {
+        panic!("expected the guest to sleep, got {step:?}")
+    };
+    assert_eq!(duration, Duration::from_millis(5));
+    assert_eq!(done(store.resume(sleeping))[0].i32(), Some(0));
+    assert_eq!(
+        done(call(&mut store, instance, "event_userdata", &[]))[0].i64(),
+        Some(7)
     );
 }
 
