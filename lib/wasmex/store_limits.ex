@@ -3,7 +3,7 @@ defmodule Wasmex.StoreLimits do
   Limits on the resources a store's guests may take, given to `Wasmex.Store.new/2`.
 
   A field left `nil` is not limited, except the counts of instances, tables and
-  memories, which default to 10,000 each.
+  memories, which default to 10,000 each, and nested calls, which default to 1,000.
 
   ## Options
 
@@ -14,6 +14,11 @@ defmodule Wasmex.StoreLimits do
     * `:instances` - the most instances in the store. Defaults to 10,000.
     * `:tables` - the most tables in the store. Defaults to 10,000.
     * `:memories` - the most linear memories in the store. Defaults to 10,000.
+    * `:nested_calls` - the most calls into the store from its own Elixir imports in
+      progress at once (a callback calling the guest, whose import calls back, ...). The
+      call past it fails with `"call stack exhausted: more than N nested calls into the
+      store"`. Each level holds a suspended call (about 2 KB), so this bounds what a
+      guest recursing through the host can take. Defaults to 1,000.
 
   ## Example
 
@@ -24,13 +29,14 @@ defmodule Wasmex.StoreLimits do
       {:error, "memory minimum size of 2 pages exceeds memory limits"}
   """
 
-  defstruct [:memory_size, :table_elements, :instances, :tables, :memories]
+  defstruct [:memory_size, :table_elements, :instances, :tables, :memories, :nested_calls]
 
   @type t :: %__MODULE__{
           memory_size: non_neg_integer() | nil,
           table_elements: non_neg_integer() | nil,
           instances: non_neg_integer() | nil,
           tables: non_neg_integer() | nil,
-          memories: non_neg_integer() | nil
+          memories: non_neg_integer() | nil,
+          nested_calls: non_neg_integer() | nil
         }
 end

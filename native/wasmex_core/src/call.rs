@@ -19,6 +19,7 @@
 //! (cancellation); nothing else needs cleaning up.
 
 use crate::{
+    error::catch_panic,
     error::trap_message,
     imports::{HostCallMarker, HostRequest, Pending},
     store::Store,
@@ -82,6 +83,55 @@ impl Store {
         func: Func,
         inputs: impl ExactSizeIterator<Item = Input>,
     ) -> Result<Step, Error> {
+        self.guarded(|store| store.call_unguarded(func, inputs))
+    }
+
+    /// Goes on with a call that yielded or slept, for one more time budget.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoCall`] when the call waits for an import's results; or the guest's trap.
+    pub fn resume(&mut self, call: Call) -> Result<Step, Error> {
+        self.guarded(|store| store.resume_unguarded(call))
+    }
+
+    /// Resumes a call that waits for an Elixir import with the callback's results.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Callback`] when the results do not match the import's declared result types;
+    /// [`Error::NoCall`] when the call did not wait for an import; or the guest's trap.
+    pub fn resume_host(
+        &mut self,
+        call: Call,
+        inputs: impl ExactSizeIterator<Item = Input>,
+    ) -> Result<Step, Error> {
+        self.guarded(|store| store.resume_host_unguarded(call, inputs))
+    }
+}
+
+impl Store {
+    /// Runs a step of a call unless the engine is poisoned; a panic in it poisons the engine.
+    fn guarded(
+        &mut self,
+        step: impl FnOnce(&mut Self) -> Result<Step, Error>,
+    ) -> Result<Step, Error> {
+        if self.engine().is_poisoned() {
+            return Err(Error::EnginePoisoned);
+        }
+        let result = catch_panic(|| step(self));
+        if let Err(Error::Panic(_)) = result {
+            self.engine().poison();
+        }
+        result
+    }
+
+    /// [`Store::call`] without its guard against panics.
+    fn call_unguarded(
+        &mut self,
+        func: Func,
+        inputs: impl ExactSizeIterator<Item = Input>,
+    ) -> Result<Step, Error> {
         let ty = func.ty(self.wasmi());
         let params = value::to_vals(inputs, ty.params())?;
         let mut results: Vec<Val> = ty
@@ -94,13 +144,8 @@ impl Store {
         let outcome = self.metered(0, |store| func.call_resumable(store, &params, &mut results));
         self.run_budget(outcome, results)
     }
-
-    /// Goes on with a call that yielded or slept, for one more time budget.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::NoCall`] when the call waits for an import's results; or the guest's trap.
-    pub fn resume(&mut self, call: Call) -> Result<Step, Error> {
+    /// [`Store::resume`] without its guard against panics.
+    fn resume_unguarded(&mut self, call: Call) -> Result<Step, Error> {
         let Call {
             suspended,
             mut results,
@@ -124,14 +169,8 @@ impl Store {
         };
         self.run_budget(outcome, results)
     }
-
-    /// Resumes a call that waits for an Elixir import with the callback's results.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Callback`] when the results do not match the import's declared result types;
-    /// [`Error::NoCall`] when the call did not wait for an import; or the guest's trap.
-    pub fn resume_host(
+    /// [`Store::resume_host`] without its guard against panics.
+    fn resume_host_unguarded(
         &mut self,
         call: Call,
         inputs: impl ExactSizeIterator<Item = Input>,

@@ -10,7 +10,7 @@
 //! was validated under, and a checksum. Deserializing skips validation (the costly part
 //! of compiling) when both match. It is portable across machines and CPUs.
 
-use crate::{engine::Engine, Error};
+use crate::{engine::Engine, error::catch_panic, Error};
 use std::sync::Arc;
 use wasmi::{ExternType, Mutability, RefType, ValType};
 
@@ -83,8 +83,9 @@ impl Module {
             Some(rewritten) => (rewritten.into(), true),
             None => (binary.into_owned().into(), false),
         };
-        let wasmi = wasmi::Module::new(engine.wasmi(), &*wasm)
-            .map_err(|error| Error::Compile(error.to_string()))?;
+        let wasmi = build(Error::Compile, || {
+            wasmi::Module::new(engine.wasmi(), &*wasm)
+        })?;
         Ok(Self {
             wasmi,
             engine: engine.clone(),
@@ -123,8 +124,9 @@ impl Module {
         // option validation depends on; the checksum shows the bytes are those bytes. A
         // forged file can defeat this, which is why Elixir calls it `unsafe_deserialize`.
         #[allow(unsafe_code)]
-        let wasmi = unsafe { wasmi::Module::new_unchecked(engine.wasmi(), decoded.wasm) }
-            .map_err(|error| Error::Deserialize(error.to_string()))?;
+        let wasmi = build(Error::Deserialize, || unsafe {
+            wasmi::Module::new_unchecked(engine.wasmi(), decoded.wasm)
+        })?;
         Ok(Self {
             wasmi,
             engine: engine.clone(),
@@ -173,6 +175,17 @@ impl Module {
             })
             .collect()
     }
+}
+
+/// Builds a wasmi module, reporting its errors, and its panics, with `wrap`.
+fn build(
+    wrap: fn(String) -> Error,
+    f: impl FnOnce() -> Result<wasmi::Module, wasmi::Error>,
+) -> Result<wasmi::Module, Error> {
+    catch_panic(|| f().map_err(|error| wrap(error.to_string()))).map_err(|error| match error {
+        Error::Panic(_) => wrap(error.to_string()),
+        error => error,
+    })
 }
 
 /// Describes an import or export type.

@@ -24,9 +24,21 @@ pub struct Limits {
     pub tables: Option<usize>,
     /// Linear memories in the store.
     pub memories: Option<usize>,
+    /// Calls into the store in progress at once beyond the first: calls from Elixir imports
+    /// back into the store's guests ([`Limits::DEFAULT_NESTED_CALLS`] when `None`).
+    pub nested_calls: Option<usize>,
 }
 
 impl Limits {
+    /// Nested calls a store allows unless told otherwise: deep enough for any sensible
+    /// recursion through the host, a few megabytes of suspended calls at most.
+    pub const DEFAULT_NESTED_CALLS: usize = 1_000;
+
+    /// The most nested calls the store allows.
+    pub fn nested_calls(&self) -> usize {
+        self.nested_calls.unwrap_or(Self::DEFAULT_NESTED_CALLS)
+    }
+
     fn limiter(&self) -> StoreLimits {
         let mut builder = StoreLimitsBuilder::new();
         if let Some(limit) = self.memory_size {

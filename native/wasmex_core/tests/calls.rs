@@ -376,3 +376,62 @@ fn imports_called_with_no_frame_left_are_host_calls_too() {
         assert!(matches!(guest.store.resume(call), Err(Error::NoCall)));
     }
 }
+
+/// wasmi 2.0.0 panics (`unreachable!()` in its translator) on this valid function: a
+/// 16-bit store to memory 0 past a 16-bit offset, with address and value the same register.
+/// Found by `fuzz/`.
+const WASMI_PANICS: &str = r#"(module
+  (memory 1)
+  (memory 1)
+  (func (export "f") (param i32)
+    memory.size 1
+    local.tee 0
+    local.get 0
+    i32.store16 offset=1419244)
+  (func (export "one") (result i32) (i32.const 1)))"#;
+
+#[test]
+fn a_wasmi_panic_in_compile_is_a_compile_error() {
+    let eager = EngineOptions {
+        compilation_mode: wasmex_core::engine::CompilationMode::Eager,
+        ..EngineOptions::default()
+    };
+    let engine = eager.engine();
+    let Err(error) = Module::compile(&engine, WASMI_PANICS.as_bytes()) else {
+        panic!("wasmi compiled it: this test's module no longer shows the bug");
+    };
+    assert_eq!(
+        error.to_string(),
+        "Could not compile module: wasmi panicked: internal error: entered unreachable code"
+    );
+    // Eager translation leaves nothing half done: the engine goes on.
+    let mut guest = guest(&eager, None);
+    assert_eq!(guest.call("quadruple", &[3]).unwrap()[0].i32(), Some(12));
+}
+
+#[test]
+fn a_wasmi_panic_is_an_error_and_poisons_the_engine() {
+    // Lazily translated, the panic comes with the first call, and leaves the function
+    // "being translated" in the engine for good: a second call would spin forever.
+    let engine = EngineOptions::default().engine();
+    let module = Module::compile(&engine, WASMI_PANICS.as_bytes()).unwrap();
+    let mut store = Store::new(&engine, None, &Limits::default());
+    let Instantiated { instance, .. } =
+        instance::instantiate(&mut store, &module, &[], &[]).unwrap();
+    let f = instance::func(&store, instance, "f").unwrap();
+    let Err(error) = store.call(f, [Input::Int(0)].into_iter()) else {
+        panic!("the call did not fail");
+    };
+    assert_eq!(
+        error.to_string(),
+        "wasmi panicked: internal error: entered unreachable code"
+    );
+    let one = instance::func(&store, instance, "one").unwrap();
+    for func in [f, one] {
+        let error = store.call(func, [].into_iter()).err().unwrap();
+        assert!(matches!(error, Error::EnginePoisoned), "{error}");
+    }
+    // Another engine is not affected.
+    let mut guest = guest(&EngineOptions::default(), None);
+    assert_eq!(guest.call("quadruple", &[3]).unwrap()[0].i32(), Some(12));
+}

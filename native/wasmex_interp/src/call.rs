@@ -14,10 +14,14 @@
 //! process; only that process can resume or abort it.
 
 use crate::{
-    atoms, instance::InstanceResource, memory::ExMemory, reply::Done, store::StoreResource, value,
+    atoms,
+    instance::InstanceResource,
+    memory::ExMemory,
+    reply::Done,
+    store::{Purpose, StoreResource},
+    value,
 };
 use rustler::{Encoder, Env, NifResult, ResourceArc, Term};
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Duration;
 use wasmex_core::{
     call::{Call, Step},
@@ -46,7 +50,7 @@ fn call_function<'a>(
 ) -> NifResult<Term<'a>> {
     let inputs = value::inputs(params)?;
     let progress = store.check(instance.store_id, "instance").and_then(|()| {
-        run(env, &store, false, |store, _| {
+        run(env, &store, Purpose::Call, |store, _| {
             let func = instance::func(store, instance.instance, name)?;
             store.call(func, inputs.into_iter())
         })
@@ -63,7 +67,7 @@ fn call_start<'a>(
     instance: ResourceArc<InstanceResource>,
 ) -> Term<'a> {
     let progress = store.check(instance.store_id, "instance").and_then(|()| {
-        run(env, &store, false, |store, _| {
+        run(env, &store, Purpose::Call, |store, _| {
             let func = instance::start_func(store, instance.instance)?;
             store.call(func, std::iter::empty())
         })
@@ -83,7 +87,7 @@ fn resume<'a>(
     } else {
         Some(value::inputs(results)?)
     };
-    let progress = run(env, &store, true, |store, call| {
+    let progress = run(env, &store, Purpose::Resume, |store, call| {
         let call = call.ok_or(Error::NoCall)?;
         match inputs {
             Some(inputs) if call.awaits_host() => store.resume_host(call, inputs.into_iter()),
@@ -118,14 +122,12 @@ fn noop() -> rustler::Atom {
 fn run(
     env: Env,
     store: &ResourceArc<StoreResource>,
-    resume: bool,
+    purpose: Purpose,
     step: impl FnOnce(&mut Store, Option<Call>) -> Result<Step, Error>,
 ) -> Result<Progress, Error> {
-    let mut checkout = store.checkout(env, resume)?;
-    let outcome = catch_unwind(AssertUnwindSafe(|| {
-        step(&mut checkout.store, checkout.call.take())
-    }))
-    .unwrap_or_else(|panic| Err(Error::Internal(panic_message(&*panic))));
+    let mut checkout = store.checkout(env, purpose)?;
+    // A panic in wasmi is caught below `step` (`wasmex_core::error::catch_panic`).
+    let outcome = step(&mut checkout.store, checkout.call.take());
     let elapsed = checkout.store.spent();
     let (progress, suspended) = match outcome {
         Ok(Step::Done(results)) => (Ok(Progress::Done(results)), None),
@@ -156,14 +158,6 @@ fn consume_timeslice(env: Env, elapsed: Duration, yielded: bool) {
     if percent >= 1 {
         rustler::schedule::consume_timeslice(env, percent as i32);
     }
-}
-
-fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
-    panic
-        .downcast_ref::<&str>()
-        .map(|text| (*text).to_string())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "a panic without a message".into())
 }
 
 fn reply<'a>(env: Env<'a>, store: &StoreResource, progress: Result<Progress, Error>) -> Term<'a> {

@@ -17,4 +17,13 @@ mod value;
 mod wasi;
 mod wat;
 
-rustler::init!("Elixir.Wasmex.Native");
+rustler::init!("Elixir.Wasmex.Native", load = load);
+
+/// Panics never reach the BEAM: wasmi's are caught and returned as errors that carry their
+/// message (`wasmex_core::error::catch_panic`), and rustler catches any other at the NIF
+/// boundary. The default hook would also print each one, with a backtrace hint, on the
+/// node's stderr: it is replaced by one that prints nothing.
+fn load(_env: rustler::Env, _info: rustler::Term) -> bool {
+    std::panic::set_hook(Box::new(|_| {}));
+    true
+}

@@ -103,6 +103,7 @@ pub(crate) struct ExStoreLimits {
     instances: Option<usize>,
     tables: Option<usize>,
     memories: Option<usize>,
+    nested_calls: Option<usize>,
 }
 
 impl From<ExStoreLimits> for Limits {
@@ -113,6 +114,7 @@ impl From<ExStoreLimits> for Limits {
             instances: limits.instances,
             tables: limits.tables,
             memories: limits.memories,
+            nested_calls: limits.nested_calls,
         }
     }
 }
@@ -122,6 +124,17 @@ impl From<ExStoreLimits> for Limits {
 #[module = "Wasmex.StoreOrCaller"]
 pub(crate) struct ExStoreOrCaller {
     resource: ResourceArc<StoreResource>,
+}
+
+/// What a store is checked out for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Purpose {
+    /// A long host operation (no guest code).
+    Operation,
+    /// A new call, perhaps nested in a suspended call of the owner.
+    Call,
+    /// The next step of the owner's innermost suspended call.
+    Resume,
 }
 
 /// A store checked out of its resource by the owning process, with the owner's innermost
@@ -184,22 +197,34 @@ impl StoreResource {
     }
 
     /// Checks the store out for a long operation (guest code): the calling process owns the
-    /// store until [`StoreResource::checkin`]. With `resume`, the owner's innermost
-    /// suspended call is taken out as well.
+    /// store until [`StoreResource::checkin`]. To resume, the owner's innermost suspended
+    /// call is taken out as well.
     ///
     /// # Errors
     ///
     /// [`Error::Busy`] when another process owns the store (the caller is queued);
-    /// [`Error::NoCall`] when `resume` is asked and the caller has no suspended call.
-    pub(crate) fn checkout(&self, env: Env, resume: bool) -> Result<Checkout, Error> {
+    /// [`Error::NoCall`] to resume when the caller has no suspended call;
+    /// [`Error::NestedCalls`] for a new call when the owner's suspended calls are at the
+    /// store's limit.
+    pub(crate) fn checkout(&self, env: Env, purpose: Purpose) -> Result<Checkout, Error> {
         let pid = env.pid();
         let mut state = self.lock()?;
         state.admit(pid)?;
-        let call = if resume {
-            let owned = state.owner == Some(pid);
-            Some(state.calls.pop().filter(|_| owned).ok_or(Error::NoCall)?)
-        } else {
-            None
+        let call = match purpose {
+            Purpose::Resume => {
+                let owned = state.owner == Some(pid);
+                Some(state.calls.pop().filter(|_| owned).ok_or(Error::NoCall)?)
+            }
+            Purpose::Call => {
+                let store = state.store.as_deref().ok_or_else(checked_out)?;
+                let limit = store.limits().nested_calls();
+                // The owner's suspended calls are the calls this one is nested in.
+                if state.calls.len() > limit {
+                    return Err(Error::NestedCalls(limit));
+                }
+                None
+            }
+            Purpose::Operation => None,
         };
         let store = state.store.take().ok_or_else(checked_out)?;
         state.owner = Some(pid);
@@ -245,7 +270,7 @@ impl StoreResource {
         env: Env,
         f: impl FnOnce(&mut Store) -> Result<R, Error>,
     ) -> Result<R, Error> {
-        let mut checkout = this.checkout(env, false)?;
+        let mut checkout = this.checkout(env, Purpose::Operation)?;
         let result = f(&mut checkout.store);
         StoreResource::checkin(this, env, checkout.store, None);
         result
