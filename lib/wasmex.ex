@@ -14,7 +14,9 @@ defmodule Wasmex do
     * `Wasmex.Pool` - a pool of instances of one module.
 
   This module is the convenience API: a GenServer that owns one instance. Calls to it run
-  one at a time in the server process, and so do the instance's Elixir imports.
+  one at a time, in order, in a runner process of the server, and so do the instance's
+  Elixir imports (`context.pid` is the runner). A call past its timeout is stopped, even
+  inside an Elixir import that never returns, and the server goes on with the next.
 
   ## Example
 
@@ -107,9 +109,10 @@ defmodule Wasmex do
   @doc """
   Calls the exported function `name` (a string or an atom) with `params`.
 
-  The call runs in the server, one at a time. If it does not finish within `timeout`
-  milliseconds, the caller exits as with `GenServer.call/3`, and the guest is stopped: the
-  server stays up and serves the next call.
+  Calls run one at a time, in order. If one does not finish within `timeout`
+  milliseconds, the caller exits as with `GenServer.call/3`, and the guest is stopped (an
+  Elixir import that has not returned 100 ms later is killed with its runner process): the
+  server stays up, keeps the instance and serves the next call.
 
       iex> {:ok, pid} = Wasmex.start_link(%{bytes: ~S[(module
       ...>   (func (export "spin") (loop (br 0)))

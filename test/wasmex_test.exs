@@ -72,7 +72,7 @@ defmodule WasmexTest do
       assert Wasmex.call_function(pid, "add", [3, 4]) == {:ok, [7]}
     end
 
-    test "takes :imports whose callbacks run in the server" do
+    test "takes :imports whose callbacks run in the server's runner process" do
       test = self()
 
       imports = %{
@@ -89,7 +89,13 @@ defmodule WasmexTest do
 
       {:ok, pid} = Wasmex.start_link(%{bytes: host_callbacks_wat(), imports: imports})
       assert Wasmex.call_function(pid, "greet", []) == {:ok, []}
-      assert_received {:logged, "hello from wasm", ^pid}
+      assert_received {:logged, "hello from wasm", runner}
+      assert runner not in [pid, self()]
+      # The runner is the server's (it watches it), and the same for every call.
+      assert {:monitored_by, monitors} = Process.info(runner, :monitored_by)
+      assert pid in monitors
+      assert Wasmex.call_function(pid, "greet", []) == {:ok, []}
+      assert_received {:logged, "hello from wasm", ^runner}
       assert Wasmex.call_function(pid, "roll", []) == {:ok, [4]}
     end
 

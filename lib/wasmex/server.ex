@@ -86,39 +86,160 @@ defmodule Wasmex.Server do
           "expected a link to be %{bytes: wasm} or %{module: module}, got: #{inspect(link)}"
   end
 
-  @impl true
-  def init(state), do: {:ok, state}
+  # Calls run in a runner process, not in the server: the server hands each request to
+  # the runner and keeps the requests in flight, with their deadlines. The guest of a call
+  # past its deadline is stopped by the runner itself; what the runner cannot stop is an
+  # Elixir import that never returns. When the oldest request is still running
+  # `@stuck_ms` after its deadline, the server kills the runner (the store's monitor frees
+  # the store), starts another and hands it the requests that were waiting. The instance
+  # is kept; the server stays up and answers its other calls meanwhile.
+  @stuck_ms 100
 
   @impl true
-  def handle_call({:call_function, name, params, deadline}, _from, state) do
-    timeout = remaining(deadline)
-    result = Instance.call_function(state.store, state.instance, name, params, timeout: timeout)
-    {:reply, result, state}
+  def init(state) do
+    done = :counters.new(1, [])
+    state = Map.merge(state, %{done: done, sent: 0, in_flight: :queue.new(), runner: nil})
+    {:ok, start_runner(state)}
   end
 
-  def handle_call({:function_exists, name}, _from, state) do
-    {:reply, Instance.function_export_exists(state.store, state.instance, name), state}
-  end
+  @impl true
+  def handle_call({:call_function, _name, _params, deadline} = request, from, state),
+    do: run(request, from, deadline, state)
 
-  def handle_call(:memory, _from, state) do
-    {:reply, Memory.from_instance(state.store, state.instance), state}
-  end
+  def handle_call({:function_exists, _name} = request, from, state),
+    do: run(request, from, :infinity, state)
+
+  def handle_call(:memory = request, from, state), do: run(request, from, :infinity, state)
 
   def handle_call(key, _from, state) when key in [:store, :module, :instance] do
-    {:reply, {:ok, Map.fetch!(state, key)}, state}
+    {:reply, {:ok, Map.fetch!(state, key)}, state, next_check(state)}
   end
 
   @impl true
+  def handle_info(:timeout, state), do: noreply(check_stuck(state))
+
+  def handle_info({:DOWN, _ref, :process, runner, _reason}, %{runner: {runner, _}} = state) do
+    # The runner died by itself (it does not: callbacks' failures are caught): start
+    # another and hand it the requests it had not answered.
+    noreply(restart_runner(state, :down))
+  end
+
   # A wake-up for a store this server stopped waiting for (see `Wasmex.Call`).
-  def handle_info({:"$wasmex_store_free", _id}, state), do: {:noreply, state}
+  def handle_info({:"$wasmex_store_free", _id}, state), do: noreply(state)
 
   def handle_info(message, state) do
     # What GenServer's default does (calling `super` for it is deprecated).
     require Logger
     Logger.error("#{inspect(self())} received an unexpected message: #{inspect(message)}")
-    {:noreply, state}
+    noreply(state)
   end
 
+  defp run(request, from, deadline, state) do
+    %{runner: {runner, _}, sent: sent, in_flight: in_flight} = state
+    message = {:run, from, request}
+    send(runner, message)
+    in_flight = :queue.in({sent + 1, deadline, message}, in_flight)
+    noreply(%{state | sent: sent + 1, in_flight: in_flight})
+  end
+
+  defp noreply(state), do: {:noreply, state, next_check(state)}
+
+  # How long until the oldest request in flight counts as stuck.
+  defp next_check(state) do
+    case :queue.peek(state.in_flight) do
+      {:value, {_, :infinity, _}} -> :infinity
+      {:value, {_, deadline, _}} -> max(deadline + @stuck_ms - now(), 0)
+      :empty -> :infinity
+    end
+  end
+
+  defp check_stuck(state) do
+    state = drop_answered(state)
+
+    case :queue.peek(state.in_flight) do
+      {:value, {_, deadline, _}} when deadline != :infinity ->
+        if now() >= deadline + @stuck_ms, do: restart_runner(state, :stuck), else: state
+
+      _ ->
+        state
+    end
+  end
+
+  # Forgets the requests the runner has answered.
+  defp drop_answered(%{in_flight: in_flight, done: done} = state) do
+    answered = :counters.get(done, 1)
+
+    case :queue.peek(in_flight) do
+      {:value, {seq, _, _}} when seq <= answered ->
+        drop_answered(%{state | in_flight: :queue.drop(in_flight)})
+
+      _ ->
+        state
+    end
+  end
+
+  # Kills the runner, tells the caller of the request it was running that it was stopped
+  # (it has normally given up already), and hands the other requests to a new runner.
+  defp restart_runner(%{runner: {runner, ref}} = state, why) do
+    if why == :stuck do
+      Process.exit(runner, :kill)
+      receive do: ({:DOWN, ^ref, :process, ^runner, _} -> :ok)
+    end
+
+    state = drop_answered(state)
+
+    in_flight =
+      case :queue.out(state.in_flight) do
+        {{:value, {_, _, {:run, from, _}}}, rest} ->
+          GenServer.reply(from, {:error, "the call was stopped: an Elixir import did not return"})
+          rest
+
+        {:empty, rest} ->
+          rest
+      end
+
+    state = start_runner(%{state | in_flight: in_flight})
+    {runner, _} = state.runner
+    :queue.fold(fn {_, _, message}, :ok -> send(runner, message) && :ok end, :ok, in_flight)
+    :counters.put(state.done, 1, state.sent - :queue.len(in_flight))
+    state
+  end
+
+  defp start_runner(state) do
+    %{store: store, instance: instance, done: done} = state
+    server = self()
+    runner = spawn(fn -> runner(server, Process.monitor(server), store, instance, done) end)
+    %{state | runner: {runner, Process.monitor(runner)}}
+  end
+
+  # The runner's loop: one request at a time, answered straight to its caller.
+  defp runner(server, ref, store, instance, done) do
+    receive do
+      {:run, from, request} ->
+        GenServer.reply(from, perform(request, store, instance))
+        :counters.add(done, 1, 1)
+        runner(server, ref, store, instance, done)
+
+      {:DOWN, ^ref, :process, ^server, _reason} ->
+        :ok
+
+      # Wake-ups for a store it stopped waiting for; messages sent to `context.pid`.
+      _other ->
+        runner(server, ref, store, instance, done)
+    end
+  end
+
+  defp perform({:call_function, name, params, deadline}, store, instance) do
+    Instance.call_function(store, instance, name, params, timeout: remaining(deadline))
+  end
+
+  defp perform({:function_exists, name}, store, instance),
+    do: Instance.function_export_exists(store, instance, name)
+
+  defp perform(:memory, store, instance), do: Memory.from_instance(store, instance)
+
   defp remaining(:infinity), do: :infinity
-  defp remaining(deadline), do: max(deadline - System.monotonic_time(:millisecond), 0)
+  defp remaining(deadline), do: max(deadline - now(), 0)
+
+  defp now, do: System.monotonic_time(:millisecond)
 end

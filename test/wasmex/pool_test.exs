@@ -71,7 +71,9 @@ defmodule Wasmex.PoolTest do
 
     test "a caller that waits past its timeout exits, and the pool stays whole" do
       pool = pool(size: 1, bytes: gate_wat(), imports: gate_imports(self()))
+      [server] = Wasmex.Pool.workers(pool)
       holder = Task.async(fn -> Wasmex.Pool.call_function(pool, "gated", [], 5_000) end)
+      # `worker` is the process running the worker's calls (and callbacks).
       assert_receive {:in_gate, worker}
 
       assert {:timeout, _} = catch_exit(Wasmex.Pool.call_function(pool, "count", [1], 50))
@@ -79,7 +81,7 @@ defmodule Wasmex.PoolTest do
       send(worker, :open)
       assert Task.await(holder) == {:ok, [1]}
       assert Wasmex.Pool.call_function(pool, "count", [2]) == {:ok, [2]}
-      assert Wasmex.Pool.workers(pool) == [worker]
+      assert Wasmex.Pool.workers(pool) == [server]
     end
   end
 
