@@ -54,6 +54,10 @@ defmodule Wasmex.Server do
   defp instance(_store, _module, _imports, _links, %{instance: %Instance{} = instance}),
     do: {:ok, instance}
 
+  defp instance(_store, _module, _imports, _links, %{instance: other}) when other != nil do
+    raise ArgumentError, "expected :instance to be a %Wasmex.Instance{}, got: #{inspect(other)}"
+  end
+
   defp instance(store, module, imports, links, _options),
     do: Instance.new(store, module, imports, links)
 
@@ -72,10 +76,21 @@ defmodule Wasmex.Server do
     end)
   end
 
-  defp flatten_links(links) do
-    Enum.flat_map(links, fn {name, link} ->
-      [{name, Map.delete(link, :links)} | flatten_links(Map.get(link, :links, %{}))]
+  defp flatten_links(links) when is_map(links) or is_list(links) do
+    Enum.flat_map(links, fn
+      {name, %{} = link} when is_binary(name) or is_atom(name) ->
+        [{name, Map.delete(link, :links)} | flatten_links(Map.get(link, :links, %{}))]
+
+      other ->
+        raise ArgumentError,
+              "expected a link to be {name, %{bytes: wasm} | %{module: module}}, got: " <>
+                inspect(other, limit: 10)
     end)
+  end
+
+  defp flatten_links(other) do
+    raise ArgumentError,
+          "expected :links to be a map of name => link, got: #{inspect(other, limit: 10)}"
   end
 
   defp link_module(_store, %{module: %Module{} = module}), do: {:ok, module}
@@ -89,19 +104,28 @@ defmodule Wasmex.Server do
   @impl true
   def init(state), do: {:ok, state}
 
+  # The replies to :call_function, :function_exists and :memory are `{:ok, result}`, or
+  # `{:raise, error}` for an ArgumentError (e.g. a function name that is not UTF-8): the
+  # client raises it (`Wasmex`), and a bad argument never takes the server down.
   @impl true
   def handle_call({:call_function, name, params, deadline}, _from, state) do
     timeout = remaining(deadline)
-    result = Instance.call_function(state.store, state.instance, name, params, timeout: timeout)
-    {:reply, result, state}
+
+    reply =
+      catching(fn ->
+        Instance.call_function(state.store, state.instance, name, params, timeout: timeout)
+      end)
+
+    {:reply, reply, state}
   end
 
   def handle_call({:function_exists, name}, _from, state) do
-    {:reply, Instance.function_export_exists(state.store, state.instance, name), state}
+    reply = catching(fn -> Instance.function_export_exists(state.store, state.instance, name) end)
+    {:reply, reply, state}
   end
 
   def handle_call(:memory, _from, state) do
-    {:reply, Memory.from_instance(state.store, state.instance), state}
+    {:reply, catching(fn -> Memory.from_instance(state.store, state.instance) end), state}
   end
 
   def handle_call(key, _from, state) when key in [:store, :module, :instance] do
@@ -117,6 +141,12 @@ defmodule Wasmex.Server do
     require Logger
     Logger.error("#{inspect(self())} received an unexpected message: #{inspect(message)}")
     {:noreply, state}
+  end
+
+  defp catching(fun) do
+    {:ok, fun.()}
+  rescue
+    error in ArgumentError -> {:raise, error}
   end
 
   defp remaining(:infinity), do: :infinity
