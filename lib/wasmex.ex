@@ -29,7 +29,9 @@ defmodule Wasmex do
       {:ok, [42]}
   """
 
-  alias Wasmex.{Instance, Memory, Module, StoreOrCaller}
+  import Wasmex.Args, only: [is_server: 1, is_timeout: 1]
+
+  alias Wasmex.{Args, Instance, Memory, Module, StoreOrCaller}
 
   @grace_ms 10
 
@@ -54,9 +56,14 @@ defmodule Wasmex do
       ...>   Wasmex.child_spec(%{bytes: "(module)"})
   """
   @spec child_spec(options()) :: Supervisor.child_spec()
-  def child_spec(options) do
+  def child_spec(options) when is_map(options) or is_list(options) do
+    unless is_map(options) or Keyword.keyword?(options),
+      do: Args.invalid!(options: {:options, options})
+
     %{id: __MODULE__, start: {__MODULE__, :start_link, [options]}}
   end
+
+  def child_spec(options), do: Args.invalid!(options: {:options, options})
 
   @doc """
   Starts a GenServer that owns one instance of a module.
@@ -89,7 +96,10 @@ defmodule Wasmex do
       {:error, :must_specify_store_used_to_compile_module}
   """
   @spec start_link(options() | keyword()) :: GenServer.on_start()
-  def start_link(options) when is_list(options), do: start_link(Map.new(options))
+  def start_link(options) when is_list(options) do
+    unless Keyword.keyword?(options), do: Args.invalid!(options: {:options, options})
+    start_link(Map.new(options))
+  end
 
   def start_link(%{} = options)
       when is_map_key(options, :module) and not is_map_key(options, :store),
@@ -101,10 +111,14 @@ defmodule Wasmex do
       do: {:error, :must_specify_store_and_module_used_to_instantiate_instance}
 
   def start_link(%{} = options) do
+    Args.name!(Map.get(options, :name))
+
     with {:ok, state} <- Wasmex.Server.prepare(options) do
       GenServer.start_link(Wasmex.Server, state, Keyword.take(Map.to_list(options), [:name]))
     end
   end
+
+  def start_link(options), do: Args.invalid!(options: {:options, options})
 
   @doc """
   Calls the exported function `name` (a string or an atom) with `params`.
@@ -124,12 +138,31 @@ defmodule Wasmex do
   """
   @spec call_function(GenServer.server(), String.t() | atom(), [Instance.value()], timeout()) ::
           {:ok, [Instance.value()]} | {:error, term()}
-  def call_function(server, name, params, timeout \\ 5000) do
+  def call_function(server, name, params, timeout \\ 5000)
+
+  def call_function(server, name, params, timeout)
+      when is_server(server) and (is_binary(name) or is_atom(name)) and is_list(params) and
+             is_timeout(timeout) do
+    # Checked here: a bad argument is the caller's ArgumentError, never a crash of the server.
+    unless Args.proper_list?(params), do: Args.invalid!(params: {:list, params})
+
     # The guest gets a little longer than the caller waits, so that a call past its timeout
     # always ends with the caller's exit (and the guest stopped right after), never with
     # a race between the two.
     deadline = if timeout == :infinity, do: :infinity, else: now() + timeout + @grace_ms
-    GenServer.call(server, {:call_function, stringify(name), params, deadline}, timeout)
+
+    server
+    |> GenServer.call({:call_function, stringify(name), params, deadline}, timeout)
+    |> unwrap!()
+  end
+
+  def call_function(server, name, params, timeout) do
+    Args.invalid!(
+      server: {:server, server},
+      name: {:name, name},
+      params: {:list, params},
+      timeout: {:timeout, timeout}
+    )
   end
 
   @doc """
@@ -142,8 +175,11 @@ defmodule Wasmex do
       false
   """
   @spec function_exists(GenServer.server(), String.t() | atom()) :: boolean()
+  def function_exists(server, name) when is_server(server) and (is_binary(name) or is_atom(name)),
+    do: server |> GenServer.call({:function_exists, stringify(name)}) |> unwrap!()
+
   def function_exists(server, name),
-    do: GenServer.call(server, {:function_exists, stringify(name)})
+    do: Args.invalid!(server: {:server, server}, name: {:name, name})
 
   @doc """
   Returns the instance's first exported memory.
@@ -152,7 +188,8 @@ defmodule Wasmex do
       iex> {:ok, %Wasmex.Memory{}} = Wasmex.memory(pid)
   """
   @spec memory(GenServer.server()) :: {:ok, Memory.t()} | {:error, String.t()}
-  def memory(server), do: GenServer.call(server, :memory)
+  def memory(server) when is_server(server), do: server |> GenServer.call(:memory) |> unwrap!()
+  def memory(server), do: Args.invalid!(server: {:server, server})
 
   @doc """
   Returns the server's store.
@@ -161,7 +198,8 @@ defmodule Wasmex do
       iex> {:ok, %Wasmex.StoreOrCaller{}} = Wasmex.store(pid)
   """
   @spec store(GenServer.server()) :: {:ok, StoreOrCaller.t()}
-  def store(server), do: GenServer.call(server, :store)
+  def store(server) when is_server(server), do: GenServer.call(server, :store)
+  def store(server), do: Args.invalid!(server: {:server, server})
 
   @doc """
   Returns the server's module.
@@ -170,7 +208,8 @@ defmodule Wasmex do
       iex> {:ok, %Wasmex.Module{}} = Wasmex.module(pid)
   """
   @spec module(GenServer.server()) :: {:ok, Module.t()}
-  def module(server), do: GenServer.call(server, :module)
+  def module(server) when is_server(server), do: GenServer.call(server, :module)
+  def module(server), do: Args.invalid!(server: {:server, server})
 
   @doc """
   Returns the server's instance.
@@ -179,7 +218,12 @@ defmodule Wasmex do
       iex> {:ok, %Wasmex.Instance{}} = Wasmex.instance(pid)
   """
   @spec instance(GenServer.server()) :: {:ok, Instance.t()}
-  def instance(server), do: GenServer.call(server, :instance)
+  def instance(server) when is_server(server), do: GenServer.call(server, :instance)
+  def instance(server), do: Args.invalid!(server: {:server, server})
+
+  # See `Wasmex.Server`: an ArgumentError in the server is raised here, in the caller.
+  defp unwrap!({:ok, result}), do: result
+  defp unwrap!({:raise, error}), do: raise(error)
 
   defp stringify(name) when is_binary(name), do: name
   defp stringify(name) when is_atom(name), do: Atom.to_string(name)

@@ -20,7 +20,7 @@ defmodule Wasmex.Engine do
       iex> {:ok, %Wasmex.Instance{}} = Wasmex.Instance.new(store_b, module, %{})
   """
 
-  alias Wasmex.{EngineConfig, Native}
+  alias Wasmex.{Args, EngineConfig, Native}
 
   defstruct [:resource]
 
@@ -36,6 +36,8 @@ defmodule Wasmex.Engine do
     EngineConfig.validate!(config)
     {:ok, Native.engine_new(config)}
   end
+
+  def new(config), do: Args.invalid!(config: {:engine_config, config})
 
   @doc """
   Creates an engine with the default configuration. Like Wasmex, every call makes a new
@@ -67,4 +69,7 @@ defmodule Wasmex.Engine do
   @spec precompile_module(t(), binary()) :: {:ok, binary()} | {:error, String.t()}
   def precompile_module(%__MODULE__{resource: engine}, bytes) when is_binary(bytes),
     do: Native.engine_precompile_module(engine, bytes)
+
+  def precompile_module(engine, bytes),
+    do: Args.invalid!(engine: {:engine, engine}, bytes: {:binary, bytes})
 end

@@ -46,6 +46,11 @@ defmodule Wasmex.EngineConfig do
       iex> {:ok, %Wasmex.Engine{}} = Wasmex.Engine.new(config)
   """
 
+  alias Wasmex.Args
+
+  # The bound of :max_recursion_depth and :max_stack_height (a Rust usize on 64 bits).
+  @max_limit 2 ** 63
+
   # {field, default, what it turns on} for the options that take a boolean.
   @booleans [
     {:consume_fuel, false, "fuel metering for the stores made with the engine"},
@@ -114,12 +119,26 @@ defmodule Wasmex.EngineConfig do
     @spec unquote(field)(t(), boolean()) :: t()
     def unquote(field)(%__MODULE__{} = config, enabled) when is_boolean(enabled),
       do: Map.put(config, unquote(field), enabled)
+
+    def unquote(field)(config, enabled),
+      do: Args.invalid!(config: {:engine_config, config}, enabled: {:boolean, enabled})
   end
 
   @doc false
   # Checks every field, so that a struct built by hand fails with a clear ArgumentError.
   @spec validate!(t()) :: :ok
+  def validate!(config)
+
   def validate!(%__MODULE__{} = config) do
+    case Map.keys(%__MODULE__{}) -- Map.keys(config) do
+      [] ->
+        :ok
+
+      missing ->
+        raise ArgumentError,
+              "expected a whole %Wasmex.EngineConfig{}, missing: #{inspect(missing)}"
+    end
+
     for {field, _, _} <- @booleans, not is_boolean(Map.fetch!(config, field)) do
       invalid!(field, "a boolean", Map.fetch!(config, field))
     end
@@ -137,12 +156,14 @@ defmodule Wasmex.EngineConfig do
 
     for field <- [:max_recursion_depth, :max_stack_height],
         value = Map.fetch!(config, field),
-        not (is_nil(value) or (is_integer(value) and value > 0 and value < 2 ** 63)) do
+        not (is_nil(value) or (is_integer(value) and value > 0 and value < @max_limit)) do
       invalid!(field, "a positive integer or nil", value)
     end
 
     :ok
   end
+
+  def validate!(config), do: Args.invalid!(config: {:engine_config, config})
 
   defp invalid!(field, expected, value) do
     raise ArgumentError, "expected :#{field} to be #{expected}, got: #{inspect(value)}"
@@ -159,6 +180,13 @@ defmodule Wasmex.EngineConfig do
       when level in [:none, :speed, :speed_and_size],
       do: %{config | cranelift_opt_level: level}
 
+  def cranelift_opt_level(config, level) do
+    Args.invalid!(
+      config: {:engine_config, config},
+      level: {{:in, [:none, :speed, :speed_and_size]}, level}
+    )
+  end
+
   @doc """
   Sets how modules are compiled: `:lazy_translation` (the default) or `:eager`.
 
@@ -169,6 +197,13 @@ defmodule Wasmex.EngineConfig do
   def compilation_mode(%__MODULE__{} = config, mode) when mode in [:lazy_translation, :eager],
     do: %{config | compilation_mode: mode}
 
+  def compilation_mode(config, mode) do
+    Args.invalid!(
+      config: {:engine_config, config},
+      mode: {{:in, [:lazy_translation, :eager]}, mode}
+    )
+  end
+
   @doc """
   Sets how deep calls may nest before the guest traps (`nil`: wasmi's 1,000).
 
@@ -177,8 +212,11 @@ defmodule Wasmex.EngineConfig do
   """
   @spec max_recursion_depth(t(), pos_integer() | nil) :: t()
   def max_recursion_depth(%__MODULE__{} = config, depth)
-      when is_nil(depth) or (is_integer(depth) and depth > 0),
+      when is_nil(depth) or (is_integer(depth) and depth > 0 and depth < @max_limit),
       do: %{config | max_recursion_depth: depth}
+
+  def max_recursion_depth(config, depth),
+    do: Args.invalid!(config: {:engine_config, config}, depth: {:pos_integer_or_nil, depth})
 
   @doc """
   Sets how many bytes of value stack a call may use before the guest traps (`nil`:
@@ -189,6 +227,9 @@ defmodule Wasmex.EngineConfig do
   """
   @spec max_stack_height(t(), pos_integer() | nil) :: t()
   def max_stack_height(%__MODULE__{} = config, height)
-      when is_nil(height) or (is_integer(height) and height > 0),
+      when is_nil(height) or (is_integer(height) and height > 0 and height < @max_limit),
       do: %{config | max_stack_height: height}
+
+  def max_stack_height(config, height),
+    do: Args.invalid!(config: {:engine_config, config}, height: {:pos_integer_or_nil, height})
 end

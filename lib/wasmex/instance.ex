@@ -18,7 +18,7 @@ defmodule Wasmex.Instance do
       {:ok, [5]}
   """
 
-  alias Wasmex.{Call, Memory, Module, Native, StoreOrCaller}
+  alias Wasmex.{Args, Call, Memory, Module, Native, StoreOrCaller}
 
   defstruct [:resource, callbacks: {}]
 
@@ -87,7 +87,8 @@ defmodule Wasmex.Instance do
   def new(store, module, imports, links \\ [])
 
   def new(%StoreOrCaller{resource: s} = store, %Module{resource: m} = module, imports, links)
-      when is_map(imports) and is_list(links) do
+      when is_map(imports) and not is_struct(imports) and is_list(links) do
+    unless Args.proper_list?(links), do: Args.invalid!(links: {:list, links})
     {specs, callbacks} = imports |> import_entries() |> Enum.unzip()
     callbacks = List.to_tuple(callbacks)
     links = Enum.map(links, &link/1)
@@ -110,6 +111,15 @@ defmodule Wasmex.Instance do
     end
   end
 
+  def new(store, module, imports, links) do
+    Args.invalid!(
+      store: {:store, store},
+      module: {:module, module},
+      imports: {:map, imports},
+      links: {:list, links}
+    )
+  end
+
   defp import_entries(imports) do
     for {namespace, entries} <- imports,
         namespace = key(namespace),
@@ -127,6 +137,11 @@ defmodule Wasmex.Instance do
 
   defp import_entry(namespace, name, {:fn, params, results, fun} = entry)
        when is_list(params) and is_list(results) and is_function(fun) do
+    unless Args.proper_list?(params) and Args.proper_list?(results) do
+      raise ArgumentError,
+            "expected the types of #{namespace}::#{name} to be lists, got: #{inspect(entry)}"
+    end
+
     {:arity, arity} = Function.info(fun, :arity)
 
     unless arity == 1 or arity == length(params) + 1 do
@@ -205,8 +220,18 @@ defmodule Wasmex.Instance do
 
   def call_function(%StoreOrCaller{} = store, %__MODULE__{} = instance, name, params, opts)
       when is_list(params) and is_list(opts) do
+    unless Keyword.keyword?(opts), do: Args.invalid!(opts: {:keyword, opts})
     timeout = timeout!(Keyword.get(opts, :timeout, :infinity))
     Call.call_function(store, instance, function_name(name), params, timeout)
+  end
+
+  def call_function(store, instance, _name, params, opts) do
+    Args.invalid!(
+      store: {:store, store},
+      instance: {:instance, instance},
+      params: {:list, params},
+      opts: {:keyword, opts}
+    )
   end
 
   @doc """
@@ -248,13 +273,33 @@ defmodule Wasmex.Instance do
       )
       when is_pid(pid) and is_list(params) do
     name = function_name(name)
-    timeout = timeout!(timeout || :infinity)
+    timeout = timeout!(if is_nil(timeout), do: :infinity, else: timeout)
+    # Checked here, as the caller hears of nothing but the result once the call has started.
+    unless Args.proper_list?(params), do: Args.invalid!(params: {:list, params})
 
     spawn(fn ->
-      GenServer.reply(from, Call.call_function(store, instance, name, params, timeout))
+      result =
+        try do
+          Call.call_function(store, instance, name, params, timeout)
+        rescue
+          # A handle the NIF does not take (e.g. a resource of another kind): `from`
+          # still gets a reply.
+          error in ArgumentError -> {:error, Exception.message(error)}
+        end
+
+      GenServer.reply(from, result)
     end)
 
     :ok
+  end
+
+  def call_exported_function(store, instance, _name, params, from, _timeout) do
+    Args.invalid!(
+      store: {:store, store},
+      instance: {:instance, instance},
+      params: {:list, params},
+      from: {:from, from}
+    )
   end
 
   defp function_name(name) when is_binary(name), do: name
@@ -291,6 +336,9 @@ defmodule Wasmex.Instance do
     end
   end
 
+  def function_export_exists(store, instance, _name),
+    do: Args.invalid!(store: {:store, store}, instance: {:instance, instance})
+
   @doc """
   Returns the instance's exported memory: the first one (`memory/2`), or the one exported
   as `name` (`memory/3`).
@@ -310,6 +358,14 @@ defmodule Wasmex.Instance do
       when is_binary(name) or is_nil(name),
       do: Call.on_store(s, fn -> Native.memory_from_instance(s, i, name) end)
 
+  def memory(store, instance, name) do
+    Args.invalid!(
+      store: {:store, store},
+      instance: {:instance, instance},
+      name: {:string_or_nil, name}
+    )
+  end
+
   @doc """
   Returns the value of the exported global `name`.
 
@@ -327,6 +383,10 @@ defmodule Wasmex.Instance do
   def get_global_value(%StoreOrCaller{resource: s}, %__MODULE__{resource: i}, name)
       when is_binary(name),
       do: Call.on_store(s, fn -> Native.instance_get_global_value(s, i, name) end)
+
+  def get_global_value(store, instance, name) do
+    Args.invalid!(store: {:store, store}, instance: {:instance, instance}, name: {:binary, name})
+  end
 
   @doc """
   Sets the exported mutable global `name` to `value`.
@@ -350,4 +410,8 @@ defmodule Wasmex.Instance do
   def set_global_value(%StoreOrCaller{resource: s}, %__MODULE__{resource: i}, name, value)
       when is_binary(name),
       do: Call.on_store(s, fn -> Native.instance_set_global_value(s, i, name, value) end)
+
+  def set_global_value(store, instance, name, _value) do
+    Args.invalid!(store: {:store, store}, instance: {:instance, instance}, name: {:binary, name})
+  end
 end

@@ -22,7 +22,7 @@ defmodule Wasmex.Memory do
       {:ok, "hello"}
   """
 
-  alias Wasmex.{Call, Instance, Native, StoreOrCaller}
+  alias Wasmex.{Args, Call, Instance, Native, StoreOrCaller}
 
   defstruct [:resource]
 
@@ -60,6 +60,8 @@ defmodule Wasmex.Memory do
     end
   end
 
+  def size(store, memory), do: invalid!(store, memory)
+
   @doc """
   Grows `memory` by `pages` pages of 64 KiB.
 
@@ -79,6 +81,8 @@ defmodule Wasmex.Memory do
   @spec grow(StoreOrCaller.t(), t(), non_neg_integer()) :: :ok | {:error, String.t()}
   def grow(%StoreOrCaller{resource: s}, %__MODULE__{resource: m}, pages),
     do: Call.on_store(s, fn -> Native.memory_grow(s, m, pages) end)
+
+  def grow(store, memory, _pages), do: invalid!(store, memory)
 
   @doc """
   Reads `length` bytes starting at `offset`.
@@ -101,6 +105,8 @@ defmodule Wasmex.Memory do
 
   def read_binary(%StoreOrCaller{resource: s}, %__MODULE__{resource: m}, offset, length),
     do: Call.on_store(s, fn -> Native.memory_read_binary(s, m, offset, length) end)
+
+  def read_binary(store, memory, _offset, _length), do: invalid!(store, memory)
 
   @doc """
   Reads `length` bytes starting at `offset`, as a string (the bytes are not checked to be
@@ -133,12 +139,16 @@ defmodule Wasmex.Memory do
   @spec write_binary(StoreOrCaller.t(), t(), non_neg_integer(), binary()) ::
           :ok | {:error, String.t()}
   def write_binary(%StoreOrCaller{resource: s}, %__MODULE__{resource: m}, offset, binary)
-      when byte_size(binary) > @dirty_bytes,
+      when is_binary(binary) and byte_size(binary) > @dirty_bytes,
       do: Call.on_store(s, fn -> Native.memory_write_binary_dirty(s, m, offset, binary) end)
 
   def write_binary(%StoreOrCaller{resource: s}, %__MODULE__{resource: m}, offset, binary)
       when is_binary(binary),
       do: Call.on_store(s, fn -> Native.memory_write_binary(s, m, offset, binary) end)
+
+  def write_binary(store, memory, _offset, binary) do
+    Args.invalid!(store: {:store, store}, memory: {:memory, memory}, binary: {:binary, binary})
+  end
 
   @doc ~S"""
   Reads the byte at `index`.
@@ -159,6 +169,8 @@ defmodule Wasmex.Memory do
     end
   end
 
+  def get_byte(store, memory, _index), do: invalid!(store, memory)
+
   @doc """
   Writes the byte `value` at `index`.
 
@@ -174,4 +186,9 @@ defmodule Wasmex.Memory do
   @spec set_byte(StoreOrCaller.t(), t(), non_neg_integer(), byte()) :: :ok | {:error, String.t()}
   def set_byte(%StoreOrCaller{resource: s}, %__MODULE__{resource: m}, index, value),
     do: Call.on_store(s, fn -> Native.memory_set_byte(s, m, index, value) end)
+
+  def set_byte(store, memory, _index, _value), do: invalid!(store, memory)
+
+  defp invalid!(store, memory),
+    do: Args.invalid!(store: {:store, store}, memory: {:memory, memory})
 end

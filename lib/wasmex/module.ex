@@ -19,7 +19,7 @@ defmodule Wasmex.Module do
       %{"add" => {:fn, [:i32, :i32], [:i32]}}
   """
 
-  alias Wasmex.{Engine, Native, StoreOrCaller}
+  alias Wasmex.{Args, Engine, Native, StoreOrCaller}
 
   defstruct [:resource, size: 0]
 
@@ -65,6 +65,8 @@ defmodule Wasmex.Module do
       else: Native.module_compile(store, bytes)
   end
 
+  def compile(store, bytes), do: Args.invalid!(store: {:store, store}, bytes: {:binary, bytes})
+
   @doc """
   Serializes the module, for `unsafe_deserialize/2` to load it again without validating
   it: the cheap way to keep compiled modules (in a file, in ETS) across restarts.
@@ -79,6 +81,7 @@ defmodule Wasmex.Module do
   """
   @spec serialize(t()) :: {:ok, binary()} | {:error, String.t()}
   def serialize(%__MODULE__{resource: module}), do: {:ok, Native.module_serialize(module)}
+  def serialize(module), do: Args.invalid!(module: {:module, module})
 
   @doc """
   Loads a module serialized by `serialize/1` or `Wasmex.Engine.precompile_module/2`, for
@@ -102,10 +105,16 @@ defmodule Wasmex.Module do
       {:error, "Could not deserialize module: not a serialized module"}
   """
   @spec unsafe_deserialize(binary(), Engine.t() | nil) :: {:ok, t()} | {:error, String.t()}
-  def unsafe_deserialize(bytes, engine \\ nil) when is_binary(bytes) do
+  def unsafe_deserialize(bytes, engine \\ nil)
+
+  def unsafe_deserialize(bytes, engine)
+      when is_binary(bytes) and (is_nil(engine) or is_struct(engine, Engine)) do
     %Engine{resource: engine} = engine || Engine.default()
     Native.module_unsafe_deserialize(bytes, engine)
   end
+
+  def unsafe_deserialize(bytes, engine),
+    do: Args.invalid!(bytes: {:binary, bytes}, engine: {:engine_or_nil, engine})
 
   @doc """
   Returns the module's name (from its `name` section), or `nil`.
@@ -117,6 +126,7 @@ defmodule Wasmex.Module do
   """
   @spec name(t()) :: String.t() | nil
   def name(%__MODULE__{resource: module}), do: Native.module_name(module)
+  def name(module), do: Args.invalid!(module: {:module, module})
 
   @doc """
   Returns the module's exports: a map of export name to `t:extern_type/0`.
@@ -135,6 +145,7 @@ defmodule Wasmex.Module do
   """
   @spec exports(t()) :: %{String.t() => extern_type()}
   def exports(%__MODULE__{resource: module}), do: Native.module_exports(module)
+  def exports(module), do: Args.invalid!(module: {:module, module})
 
   @doc """
   Returns the module's imports, grouped by namespace:
@@ -154,4 +165,5 @@ defmodule Wasmex.Module do
   """
   @spec imports(t()) :: %{String.t() => %{String.t() => extern_type()}}
   def imports(%__MODULE__{resource: module}), do: Native.module_imports(module)
+  def imports(module), do: Args.invalid!(module: {:module, module})
 end

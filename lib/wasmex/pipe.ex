@@ -24,7 +24,7 @@ defmodule Wasmex.Pipe do
       "Hello, Wasmex"
   """
 
-  alias Wasmex.Native
+  alias Wasmex.{Args, Native}
 
   defstruct [:resource]
 
@@ -50,6 +50,7 @@ defmodule Wasmex.Pipe do
   """
   @spec size(t()) :: non_neg_integer()
   def size(%__MODULE__{resource: pipe}), do: Native.pipe_size(pipe)
+  def size(pipe), do: Args.invalid!(pipe: {:pipe, pipe})
 
   @doc """
   Moves the position to `position` bytes from the start (it may pass the end: a write
@@ -61,6 +62,7 @@ defmodule Wasmex.Pipe do
   """
   @spec seek(t(), non_neg_integer()) :: :ok
   def seek(%__MODULE__{resource: pipe}, position), do: Native.pipe_seek(pipe, position)
+  def seek(pipe, _position), do: Args.invalid!(pipe: {:pipe, pipe})
 
   @doc """
   Reads from the position to the end, and moves the position to the end.
@@ -75,6 +77,7 @@ defmodule Wasmex.Pipe do
   """
   @spec read(t()) :: binary()
   def read(%__MODULE__{resource: pipe}), do: Native.pipe_read_binary(pipe)
+  def read(pipe), do: Args.invalid!(pipe: {:pipe, pipe})
 
   @doc """
   Writes `binary` at the position, and moves the position past it.
@@ -86,4 +89,6 @@ defmodule Wasmex.Pipe do
   @spec write(t(), binary()) :: {:ok, non_neg_integer()}
   def write(%__MODULE__{resource: pipe}, binary) when is_binary(binary),
     do: Native.pipe_write_binary(pipe, binary)
+
+  def write(pipe, binary), do: Args.invalid!(pipe: {:pipe, pipe}, binary: {:binary, binary})
 end

@@ -36,7 +36,9 @@ defmodule Wasmex.Pool do
 
   use GenServer
 
-  alias Wasmex.{Engine, EngineConfig, Module, Store}
+  import Wasmex.Args, only: [is_server: 1, is_timeout: 1]
+
+  alias Wasmex.{Args, Engine, EngineConfig, Module, Store}
 
   @typedoc "A pool: its pid or registered name."
   @type pool :: GenServer.server()
@@ -47,7 +49,9 @@ defmodule Wasmex.Pool do
       iex> %{id: Wasmex.Pool, type: :supervisor} = Wasmex.Pool.child_spec(size: 1)
   """
   @spec child_spec(keyword()) :: Supervisor.child_spec()
-  def child_spec(options) do
+  def child_spec(options) when is_list(options) do
+    unless Keyword.keyword?(options), do: Args.invalid!(options: {:keyword, options})
+
     %{
       id: Keyword.get(options, :name, __MODULE__),
       start: {__MODULE__, :start_link, [options]},
@@ -55,15 +59,22 @@ defmodule Wasmex.Pool do
     }
   end
 
+  def child_spec(options), do: Args.invalid!(options: {:keyword, options})
+
   @doc """
   Starts a pool; see the module documentation for the options.
 
       iex> {:ok, pool} = Wasmex.Pool.start_link(size: 3, bytes: "(module)")
       iex> Wasmex.Pool.size(pool)
       3
+
+  A module that does not compile, or a worker that does not start, gives
+  `{:error, reason}`; malformed options raise `ArgumentError`.
   """
   @spec start_link(keyword()) :: GenServer.on_start()
   def start_link(options) when is_list(options) do
+    unless Keyword.keyword?(options), do: Args.invalid!(options: {:keyword, options})
+
     options =
       Keyword.validate!(options, [
         :bytes,
@@ -77,8 +88,34 @@ defmodule Wasmex.Pool do
         :name
       ])
 
-    GenServer.start_link(__MODULE__, options, Keyword.take(options, [:name]))
+    Args.name!(Keyword.get(options, :name))
+    size = Keyword.get(options, :size, System.schedulers_online())
+
+    unless is_integer(size) and size > 0 do
+      raise ArgumentError, "expected :size to be a positive integer, got: #{inspect(size)}"
+    end
+
+    # The module is compiled here and init/1 reports a worker that fails to start back to
+    # here: bad options are this caller's ArgumentError or {:error, reason}, never an exit
+    # signal from the linked pool.
+    with {:ok, start} <- worker_start(options) do
+      ref = make_ref()
+
+      case GenServer.start_link(
+             __MODULE__,
+             {start, size, self(), ref},
+             Keyword.take(options, [:name])
+           ) do
+        :ignore -> receive(do: ({^ref, failure} -> failed(failure)))
+        started -> started
+      end
+    end
   end
+
+  def start_link(options), do: Args.invalid!(options: {:keyword, options})
+
+  defp failed({:error, _reason} = error), do: error
+  defp failed({:raise, kind, reason, stacktrace}), do: :erlang.raise(kind, reason, stacktrace)
 
   @doc """
   Calls the exported function `name` on a free worker (a default, `Wasmex`, worker).
@@ -93,10 +130,15 @@ defmodule Wasmex.Pool do
   """
   @spec call_function(pool(), String.t() | atom(), list(), timeout()) ::
           {:ok, list()} | {:error, term()}
-  def call_function(pool, name, params, timeout \\ 5000) do
+  def call_function(pool, name, params, timeout \\ 5000)
+
+  def call_function(pool, name, params, timeout) when is_server(pool) and is_timeout(timeout) do
     deadline = deadline(timeout)
     transaction(pool, &Wasmex.call_function(&1, name, params, remaining(deadline)), timeout)
   end
+
+  def call_function(pool, _name, _params, timeout),
+    do: Args.invalid!(pool: {:server, pool}, timeout: {:timeout, timeout})
 
   @doc """
   Checks a worker out, runs `fun` with its pid and checks the worker back in, as
@@ -109,7 +151,10 @@ defmodule Wasmex.Pool do
       true
   """
   @spec transaction(pool(), (pid() -> result), timeout()) :: result when result: term()
-  def transaction(pool, fun, timeout \\ 5000) when is_function(fun, 1) do
+  def transaction(pool, fun, timeout \\ 5000)
+
+  def transaction(pool, fun, timeout)
+      when is_server(pool) and is_function(fun, 1) and is_timeout(timeout) do
     worker = checkout(pool, timeout)
 
     try do
@@ -118,6 +163,9 @@ defmodule Wasmex.Pool do
       checkin(pool, worker)
     end
   end
+
+  def transaction(pool, fun, timeout),
+    do: Args.invalid!(pool: {:server, pool}, fun: {:fun1, fun}, timeout: {:timeout, timeout})
 
   @doc """
   Takes a free worker out of the pool, waiting up to `timeout` for one.
@@ -130,7 +178,9 @@ defmodule Wasmex.Pool do
       :ok
   """
   @spec checkout(pool(), timeout()) :: pid()
-  def checkout(pool, timeout \\ 5000) do
+  def checkout(pool, timeout \\ 5000)
+
+  def checkout(pool, timeout) when is_server(pool) and is_timeout(timeout) do
     ref = make_ref()
 
     try do
@@ -143,6 +193,9 @@ defmodule Wasmex.Pool do
     end
   end
 
+  def checkout(pool, timeout),
+    do: Args.invalid!(pool: {:server, pool}, timeout: {:timeout, timeout})
+
   @doc """
   Gives a worker taken with `checkout/2` back to the pool.
 
@@ -151,7 +204,10 @@ defmodule Wasmex.Pool do
       :ok
   """
   @spec checkin(pool(), pid()) :: :ok
-  def checkin(pool, worker) when is_pid(worker), do: GenServer.cast(pool, {:checkin, worker})
+  def checkin(pool, worker) when is_server(pool) and is_pid(worker),
+    do: GenServer.cast(pool, {:checkin, worker})
+
+  def checkin(pool, worker), do: Args.invalid!(pool: {:server, pool}, worker: {:pid, worker})
 
   @doc """
   Returns the number of workers.
@@ -161,7 +217,8 @@ defmodule Wasmex.Pool do
       2
   """
   @spec size(pool()) :: pos_integer()
-  def size(pool), do: GenServer.call(pool, :size)
+  def size(pool) when is_server(pool), do: GenServer.call(pool, :size)
+  def size(pool), do: Args.invalid!(pool: {:server, pool})
 
   @doc """
   Returns the pids of the workers.
@@ -170,43 +227,67 @@ defmodule Wasmex.Pool do
       iex> [_, _] = Wasmex.Pool.workers(pool)
   """
   @spec workers(pool()) :: [pid()]
-  def workers(pool), do: GenServer.call(pool, :workers)
+  def workers(pool) when is_server(pool), do: GenServer.call(pool, :workers)
+  def workers(pool), do: Args.invalid!(pool: {:server, pool})
 
   # Server
 
   @impl true
-  def init(options) do
+  def init({start, size, caller, ref}) do
     Process.flag(:trap_exit, true)
-    size = Keyword.get(options, :size, System.schedulers_online())
 
-    unless is_integer(size) and size > 0 do
-      raise ArgumentError, "expected :size to be a positive integer, got: #{inspect(size)}"
+    state = %{
+      start: start,
+      size: size,
+      # every live worker
+      workers: MapSet.new(),
+      idle: :queue.new(),
+      # worker pid => {caller pid, caller monitor, checkout ref} while checked out
+      busy: %{},
+      # callers waiting for a worker: {from, ref}
+      waiting: :queue.new()
+    }
+
+    case start_workers(state, size) do
+      {:ok, state} ->
+        {:ok, state}
+
+      {failure, state} ->
+        # Tell start_link/1 why, and end without an exit signal to the caller.
+        for worker <- state.workers, do: Process.exit(worker, :shutdown)
+        send(caller, {ref, failure})
+        :ignore
     end
+  end
 
-    with {:ok, start} <- worker_start(options) do
-      state = %{
-        start: start,
-        size: size,
-        # every live worker
-        workers: MapSet.new(),
-        idle: :queue.new(),
-        # worker pid => {caller pid, caller monitor, checkout ref} while checked out
-        busy: %{},
-        # callers waiting for a worker: {from, ref}
-        waiting: :queue.new()
-      }
+  defp start_workers(state, 0), do: {:ok, state}
 
-      state = Enum.reduce(1..size, state, fn _, state -> start_worker(state) end)
-      {:ok, state}
-    else
-      {:error, reason} -> {:stop, reason}
+  defp start_workers(state, count) do
+    case start_one(state.start) do
+      {:ok, worker} -> start_workers(add_worker(state, worker), count - 1)
+      failure -> {failure, state}
     end
+  end
+
+  defp start_one(start) do
+    case start.() do
+      {:ok, worker} when is_pid(worker) -> {:ok, worker}
+      {:error, _reason} = error -> error
+      other -> {:error, {:bad_start_result, other}}
+    end
+  catch
+    kind, reason -> {:raise, kind, reason, __STACKTRACE__}
   end
 
   # Compiles the module once; every default worker gets a store of the same engine.
   defp worker_start(options) do
     case Keyword.fetch(options, :worker) do
       {:ok, {module, args}} when is_atom(module) ->
+        unless Code.ensure_loaded?(module) and function_exported?(module, :start_link, 1) do
+          raise ArgumentError,
+                "expected the :worker module #{inspect(module)} to define start_link/1"
+        end
+
         {:ok, fn -> module.start_link(args) end}
 
       {:ok, other} ->
@@ -247,25 +328,26 @@ defmodule Wasmex.Pool do
   end
 
   defp start_default_worker(engine, options) do
-    {:ok, store} =
+    store =
       case Map.get(options, :wasi, false) do
         false -> Store.new(nil, engine)
         true -> Store.new_wasi(%Wasmex.Wasi.WasiOptions{}, nil, engine)
         wasi -> Store.new_wasi(wasi, nil, engine)
       end
 
-    Wasmex.start_link(Map.put(options, :store, store))
+    with {:ok, store} <- store, do: Wasmex.start_link(Map.put(options, :store, store))
   end
 
   defp start_worker(state) do
     case state.start.() do
-      {:ok, worker} ->
-        state = %{state | workers: MapSet.put(state.workers, worker)}
-        hand_out(%{state | idle: :queue.in(worker, state.idle)})
-
-      {:error, reason} ->
-        exit({:worker_start_failed, reason})
+      {:ok, worker} -> add_worker(state, worker)
+      {:error, reason} -> exit({:worker_start_failed, reason})
     end
+  end
+
+  defp add_worker(state, worker) do
+    state = %{state | workers: MapSet.put(state.workers, worker)}
+    hand_out(%{state | idle: :queue.in(worker, state.idle)})
   end
 
   @impl true

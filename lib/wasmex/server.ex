@@ -54,6 +54,10 @@ defmodule Wasmex.Server do
   defp instance(_store, _module, _imports, _links, %{instance: %Instance{} = instance}),
     do: {:ok, instance}
 
+  defp instance(_store, _module, _imports, _links, %{instance: other}) when other != nil do
+    raise ArgumentError, "expected :instance to be a %Wasmex.Instance{}, got: #{inspect(other)}"
+  end
+
   defp instance(store, module, imports, links, _options),
     do: Instance.new(store, module, imports, links)
 
@@ -72,10 +76,21 @@ defmodule Wasmex.Server do
     end)
   end
 
-  defp flatten_links(links) do
-    Enum.flat_map(links, fn {name, link} ->
-      [{name, Map.delete(link, :links)} | flatten_links(Map.get(link, :links, %{}))]
+  defp flatten_links(links) when is_map(links) or is_list(links) do
+    Enum.flat_map(links, fn
+      {name, %{} = link} when is_binary(name) or is_atom(name) ->
+        [{name, Map.delete(link, :links)} | flatten_links(Map.get(link, :links, %{}))]
+
+      other ->
+        raise ArgumentError,
+              "expected a link to be {name, %{bytes: wasm} | %{module: module}}, got: " <>
+                inspect(other, limit: 10)
     end)
+  end
+
+  defp flatten_links(other) do
+    raise ArgumentError,
+          "expected :links to be a map of name => link, got: #{inspect(other, limit: 10)}"
   end
 
   defp link_module(_store, %{module: %Module{} = module}), do: {:ok, module}
@@ -95,6 +110,9 @@ defmodule Wasmex.Server do
   # is kept; the server stays up and answers its other calls meanwhile.
   @stuck_ms 100
 
+  # The replies to :call_function, :function_exists and :memory are `{:ok, result}`, or
+  # `{:raise, error}` for an ArgumentError (e.g. a function name that is not UTF-8): the
+  # client raises it (`Wasmex`), and a bad argument never takes the server down.
   @impl true
   def init(state) do
     done = :counters.new(1, [])
@@ -191,7 +209,8 @@ defmodule Wasmex.Server do
     in_flight =
       case :queue.out(state.in_flight) do
         {{:value, {_, _, {:run, from, _}}}, rest} ->
-          GenServer.reply(from, {:error, "the call was stopped: an Elixir import did not return"})
+          stopped = {:error, "the call was stopped: an Elixir import did not return"}
+          GenServer.reply(from, {:ok, stopped})
           rest
 
         {:empty, rest} ->
@@ -216,7 +235,7 @@ defmodule Wasmex.Server do
   defp runner(server, ref, store, instance, done) do
     receive do
       {:run, from, request} ->
-        GenServer.reply(from, perform(request, store, instance))
+        GenServer.reply(from, catching(fn -> perform(request, store, instance) end))
         :counters.add(done, 1, 1)
         runner(server, ref, store, instance, done)
 
@@ -237,6 +256,12 @@ defmodule Wasmex.Server do
     do: Instance.function_export_exists(store, instance, name)
 
   defp perform(:memory, store, instance), do: Memory.from_instance(store, instance)
+
+  defp catching(fun) do
+    {:ok, fun.()}
+  rescue
+    error in ArgumentError -> {:raise, error}
+  end
 
   defp remaining(:infinity), do: :infinity
   defp remaining(deadline), do: max(deadline - now(), 0)

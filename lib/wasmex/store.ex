@@ -12,7 +12,7 @@ defmodule Wasmex.Store do
       iex> {:ok, %Wasmex.Instance{}} = Wasmex.Instance.new(store, module, %{})
   """
 
-  alias Wasmex.{Engine, Native, Pipe, StoreLimits, StoreOrCaller}
+  alias Wasmex.{Args, Engine, Native, Pipe, StoreLimits, StoreOrCaller}
   alias Wasmex.Wasi.{PreopenOptions, WasiOptions}
 
   @typedoc """
@@ -43,28 +43,44 @@ defmodule Wasmex.Store do
   """
   @spec new(StoreLimits.t() | options() | nil, Engine.t() | nil) ::
           {:ok, StoreOrCaller.t()} | {:error, String.t()}
-  def new(limits \\ nil, engine \\ nil)
+  def new(limits \\ nil, engine \\ nil) do
+    {limits, engine, fuel} = store_options(limits, engine)
+    {:ok, Native.store_new(limits, engine, fuel)}
+  end
 
-  def new(%StoreLimits{} = limits, engine), do: new_store(limits, engine, nil)
-  def new(nil, engine), do: new_store(nil, engine, nil)
+  # `{limits, engine resource, fuel}` from the `limits` and `engine` of `new/2` and
+  # `new_wasi/3`.
+  defp store_options(%StoreLimits{} = limits, engine), do: {limits, engine_resource(engine), nil}
+  defp store_options(nil, engine), do: {nil, engine_resource(engine), nil}
 
-  def new(%{} = options, engine) when not is_struct(options) do
-    fuel = Map.get(options, :fuel)
-
-    unless is_nil(fuel) or (is_integer(fuel) and fuel >= 0) do
-      raise ArgumentError, "expected :fuel to be a non-negative integer, got: #{inspect(fuel)}"
+  defp store_options(%{} = options, engine) when not is_struct(options) do
+    case Map.keys(options) -- [:fuel, :limits, :engine] do
+      [] -> :ok
+      keys -> raise ArgumentError, "unknown store options #{inspect(keys)} in #{inspect(options)}"
     end
 
-    new_store(Map.get(options, :limits), engine || Map.get(options, :engine), fuel)
+    fuel = Map.get(options, :fuel)
+
+    unless is_nil(fuel) or (is_integer(fuel) and fuel >= 0 and fuel < 2 ** 64) do
+      raise ArgumentError,
+            "expected :fuel to be a non-negative integer below 2^64, got: #{inspect(fuel)}"
+    end
+
+    limits = Map.get(options, :limits)
+
+    unless is_nil(limits) or is_struct(limits, StoreLimits) do
+      raise ArgumentError,
+            "expected :limits to be a %Wasmex.StoreLimits{} or nil, got: #{inspect(limits)}"
+    end
+
+    # The `engine` argument, if given, wins over the map's (checked all the same).
+    map_engine = engine_resource(Map.get(options, :engine))
+    {limits, if(is_nil(engine), do: map_engine, else: engine_resource(engine)), fuel}
   end
 
-  def new(other, _engine) do
+  defp store_options(other, _engine) do
     raise ArgumentError,
           "expected a %Wasmex.StoreLimits{}, a map with :fuel, or nil, got: #{inspect(other)}"
-  end
-
-  defp new_store(limits, engine, fuel) do
-    {:ok, Native.store_new(limits, engine_resource(engine), fuel)}
   end
 
   @doc """
@@ -86,40 +102,51 @@ defmodule Wasmex.Store do
   """
   @spec new_wasi(WasiOptions.t(), StoreLimits.t() | options() | nil, Engine.t() | nil) ::
           {:ok, StoreOrCaller.t()} | {:error, String.t()}
-  def new_wasi(%WasiOptions{} = options, limits \\ nil, engine \\ nil) do
+  def new_wasi(options, limits \\ nil, engine \\ nil)
+
+  def new_wasi(%WasiOptions{} = options, limits, engine) do
     check_wasi!(options)
-
-    {limits, engine, fuel} =
-      case limits do
-        %{} = map when not is_struct(map) ->
-          {Map.get(map, :limits), engine || Map.get(map, :engine), Map.get(map, :fuel)}
-
-        limits ->
-          {limits, engine, nil}
-      end
-
-    Native.store_new_wasi(options, limits, engine_resource(engine), fuel)
+    {limits, engine, fuel} = store_options(limits, engine)
+    Native.store_new_wasi(options, limits, engine, fuel)
   end
 
+  def new_wasi(options, _limits, _engine), do: Args.invalid!(options: {:wasi_options, options})
+
+  # Strings cross to WASI as Rust strings: UTF-8.
+  defp string?(value), do: is_binary(value) and String.valid?(value)
+
+  defp preopen?(%PreopenOptions{path: path, alias: alias}),
+    do: string?(path) and (is_nil(alias) or string?(alias))
+
+  defp preopen?(_other), do: false
+
   defp engine_resource(nil), do: nil
-  defp engine_resource(%Engine{resource: resource}), do: resource
+  defp engine_resource(%Engine{resource: resource}) when is_reference(resource), do: resource
 
   defp engine_resource(other) do
     raise ArgumentError, "expected a %Wasmex.Engine{} or nil, got: #{inspect(other)}"
   end
 
   defp check_wasi!(%WasiOptions{} = options) do
-    unless is_list(options.args) and Enum.all?(options.args, &is_binary/1) do
+    case Map.keys(%WasiOptions{}) -- Map.keys(options) do
+      [] ->
+        :ok
+
+      missing ->
+        raise ArgumentError,
+              "expected a whole %Wasmex.Wasi.WasiOptions{}, missing: #{inspect(missing)}"
+    end
+
+    unless Args.proper_list?(options.args) and Enum.all?(options.args, &string?/1) do
       raise ArgumentError, "expected :args to be a list of strings, got: #{inspect(options.args)}"
     end
 
     unless is_map(options.env) and
-             Enum.all?(options.env, fn {k, v} -> is_binary(k) and is_binary(v) end) do
+             Enum.all?(options.env, fn {k, v} -> string?(k) and string?(v) end) do
       raise ArgumentError, "expected :env to be a map of strings, got: #{inspect(options.env)}"
     end
 
-    unless is_list(options.preopen) and
-             Enum.all?(options.preopen, &match?(%PreopenOptions{path: p} when is_binary(p), &1)) do
+    unless Args.proper_list?(options.preopen) and Enum.all?(options.preopen, &preopen?/1) do
       raise ArgumentError,
             "expected :preopen to be a list of %Wasmex.Wasi.PreopenOptions{}, got: #{inspect(options.preopen)}"
     end

@@ -17,7 +17,7 @@ defmodule Wasmex.StoreOrCaller do
       {:ok, 100}
   """
 
-  alias Wasmex.{Call, Native}
+  alias Wasmex.{Args, Call, Native}
 
   defstruct [:resource]
 
@@ -40,6 +40,8 @@ defmodule Wasmex.StoreOrCaller do
   def set_fuel(%__MODULE__{resource: store}, fuel),
     do: Call.on_store(store, fn -> Native.store_or_caller_set_fuel(store, fuel) end)
 
+  def set_fuel(store, _fuel), do: Args.invalid!(store: {:store, store})
+
   @doc """
   Returns the fuel left in `store`.
 
@@ -53,4 +55,6 @@ defmodule Wasmex.StoreOrCaller do
   @spec get_fuel(t()) :: {:ok, non_neg_integer()} | {:error, String.t()}
   def get_fuel(%__MODULE__{resource: store}),
     do: Call.on_store(store, fn -> Native.store_or_caller_get_fuel(store) end)
+
+  def get_fuel(store), do: Args.invalid!(store: {:store, store})
 end

@@ -19,5 +19,13 @@ defmodule Wasmex.Wat do
       iex> {:error, "Failed to parse WAT: expected `(`" <> _} = Wasmex.Wat.to_wasm("not a wat file")
   """
   @spec to_wasm(String.t()) :: {:ok, binary()} | {:error, String.t()}
-  def to_wasm(wat) when is_binary(wat), do: Wasmex.Native.wat_to_wasm(wat)
+  def to_wasm(wat) when is_binary(wat) do
+    unless String.valid?(wat) do
+      raise ArgumentError, "expected wat to be UTF-8 text, got: #{inspect(wat, limit: 10)}"
+    end
+
+    Wasmex.Native.wat_to_wasm(wat)
+  end
+
+  def to_wasm(wat), do: Wasmex.Args.invalid!(wat: {:binary, wat})
 end

@@ -16,11 +16,11 @@ defmodule Wasmex.EngineConfigTest do
   test "setters validate their values" do
     config = %Wasmex.EngineConfig{}
 
-    assert_raise FunctionClauseError, fn ->
+    assert_raise ArgumentError, fn ->
       Wasmex.EngineConfig.cranelift_opt_level(config, :max)
     end
 
-    assert_raise FunctionClauseError, fn -> Wasmex.EngineConfig.consume_fuel(config, :yes) end
+    assert_raise ArgumentError, fn -> Wasmex.EngineConfig.consume_fuel(config, :yes) end
   end
 
   test "memory64 decides whether 64-bit memories compile" do
@@ -167,11 +167,11 @@ defmodule Wasmex.EngineConfigOptionsTest do
 
     assert_raise ArgumentError, fn -> Wasmex.Engine.new(%Wasmex.EngineConfig{floats: :yes}) end
 
-    assert_raise FunctionClauseError, fn ->
+    assert_raise ArgumentError, fn ->
       Wasmex.EngineConfig.max_stack_height(%Wasmex.EngineConfig{}, 0)
     end
 
-    assert_raise FunctionClauseError, fn ->
+    assert_raise ArgumentError, fn ->
       Wasmex.EngineConfig.compilation_mode(%Wasmex.EngineConfig{}, :fast)
     end
   end

@@ -20,7 +20,7 @@ defmodule Wasmex.EngineTest do
     end
 
     test "rejects anything but an EngineConfig" do
-      assert_raise FunctionClauseError, fn -> Wasmex.Engine.new(%{}) end
+      assert_raise ArgumentError, fn -> Wasmex.Engine.new(%{}) end
     end
   end
 

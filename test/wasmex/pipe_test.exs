@@ -35,8 +35,8 @@ defmodule Wasmex.PipeTest do
     test "reject bad arguments" do
       {:ok, pipe} = Wasmex.Pipe.new()
       assert_raise ArgumentError, fn -> Wasmex.Pipe.seek(pipe, -1) end
-      assert_raise FunctionClauseError, fn -> Wasmex.Pipe.write(pipe, 'chars') end
-      assert_raise FunctionClauseError, fn -> Wasmex.Pipe.read(:pipe) end
+      assert_raise ArgumentError, fn -> Wasmex.Pipe.write(pipe, 'chars') end
+      assert_raise ArgumentError, fn -> Wasmex.Pipe.read(:pipe) end
     end
   end
 end

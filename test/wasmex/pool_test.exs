@@ -40,9 +40,11 @@ defmodule Wasmex.PoolTest do
         Wasmex.Pool.start_link(size: 1, bytes: "(module)", color: :red)
       end
 
-      Process.flag(:trap_exit, true)
-      assert {:error, {%ArgumentError{}, _}} = Wasmex.Pool.start_link(size: 0, bytes: "(module)")
+      assert_raise ArgumentError, ~r/:size/, fn ->
+        Wasmex.Pool.start_link(size: 0, bytes: "(module)")
+      end
 
+      # Back to the caller as an error, without an exit signal from the pool.
       assert {:error, "Error while parsing bytes: " <> _} =
                Wasmex.Pool.start_link(size: 1, bytes: "nope")
     end

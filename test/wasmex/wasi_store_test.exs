@@ -77,7 +77,7 @@ defmodule Wasmex.WasiStoreTest do
         assert_raise ArgumentError, fn -> Wasmex.Store.new_wasi(options) end
       end
 
-      assert_raise FunctionClauseError, fn -> Wasmex.Store.new_wasi(%{args: []}) end
+      assert_raise ArgumentError, fn -> Wasmex.Store.new_wasi(%{args: []}) end
     end
   end
 

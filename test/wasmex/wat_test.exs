@@ -15,7 +15,7 @@ defmodule Wasmex.WatTest do
     end
 
     test "rejects non-binaries and invalid UTF-8" do
-      assert_raise FunctionClauseError, fn -> Wasmex.Wat.to_wasm(:atom) end
+      assert_raise ArgumentError, fn -> Wasmex.Wat.to_wasm(:atom) end
       assert_raise ArgumentError, fn -> Wasmex.Wat.to_wasm(<<255, 0>>) end
     end
   end
