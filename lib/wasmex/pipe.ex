@@ -26,6 +26,9 @@ defmodule Wasmex.Pipe do
 
   alias Wasmex.{Args, Native}
 
+  # Keep in step with `MAX_POSITION` in native/wasmex_interp/src/pipe.rs.
+  @max_position 1_073_741_824
+
   defstruct [:resource]
 
   @type t :: %__MODULE__{resource: reference()}
@@ -54,13 +57,21 @@ defmodule Wasmex.Pipe do
 
   @doc """
   Moves the position to `position` bytes from the start (it may pass the end: a write
-  there fills the gap with zeros).
+  there fills the gap with zeros). Positions past 1 GiB raise `ArgumentError`, so that a
+  write cannot make the pipe allocate an arbitrary amount of memory.
 
       iex> {:ok, pipe} = Wasmex.Pipe.new()
       iex> Wasmex.Pipe.seek(pipe, 0)
       :ok
+      iex> Wasmex.Pipe.seek(pipe, 2 ** 40)
+      ** (ArgumentError) expected position to be at most 1073741824 (1 GiB), got: 1099511627776
   """
   @spec seek(t(), non_neg_integer()) :: :ok
+  def seek(%__MODULE__{}, position) when is_integer(position) and position > @max_position do
+    raise ArgumentError,
+          "expected position to be at most #{@max_position} (1 GiB), got: #{position}"
+  end
+
   def seek(%__MODULE__{resource: pipe}, position), do: Native.pipe_seek(pipe, position)
   def seek(pipe, _position), do: Args.invalid!(pipe: {:pipe, pipe})
 

@@ -9,11 +9,7 @@ defmodule Wasmex.BadInputTest do
   # Reproduce a run with its seed: `mix test --seed N test/wasmex/bad_input_test.exs`
   # (ExUnit's seed; failures print it), or BAD_INPUT_SEED=N to vary only these cases.
   #
-  # Known native bug, deliberately not exercised here (it would poison the shared pipe or
-  # abort the VM): `Wasmex.Pipe.write/2` after `Wasmex.Pipe.seek/2` far past the end
-  # panics in the NIF (`capacity overflow`, the pipe is unusable afterwards) for positions
-  # near 2^64, and tries to allocate the gap for large ones. So every `Wasmex.Pipe` case
-  # gets a pipe of its own.
+  # Every `Wasmex.Pipe` case gets a pipe of its own (a seek moves the shared position).
   use ExUnit.Case, async: true
 
   alias Wasmex.{Engine, EngineConfig, Instance, Memory, Module, Pipe, Pool, Store}
@@ -293,6 +289,32 @@ defmodule Wasmex.BadInputTest do
         for n <- 1..@call_cases, failure = call_case(store, instance, server, n), do: failure
 
       assert failures == [], report(failures, seed)
+    end
+  end
+
+  describe "found by this test, fixed in the NIF" do
+    test "a negative v128 is refused, not wrapped modulo 2^128" do
+      %{store: store, instance: instance} = instantiate(@wat)
+
+      for n <- [-(2 ** 128) + 1, -(2 ** 127) - 1, -(2 ** 128), -5] do
+        assert {:error, "Cannot convert argument #1 to a WebAssembly v128" <> _} =
+                 Instance.call_function(store, instance, "v128", [n])
+      end
+
+      assert Instance.call_function(store, instance, "v128", [2 ** 128 - 1]) ==
+               {:ok, [2 ** 128 - 1]}
+    end
+
+    test "a pipe cannot be sought far past its end (the write would allocate the gap)" do
+      {:ok, pipe} = Pipe.new()
+
+      for position <- [2 ** 64 - 1, 2 ** 40, 2 ** 30 + 1] do
+        assert_raise ArgumentError, fn -> Pipe.seek(pipe, position) end
+      end
+
+      assert Pipe.write(pipe, "a") == {:ok, 1}
+      assert Pipe.seek(pipe, 0) == :ok
+      assert Pipe.read(pipe) == "a"
     end
   end
 
@@ -1474,7 +1496,6 @@ defmodule Wasmex.BadInputTest do
         # values of the right type, in range or not
         _ -> Enum.map(types, fn type -> param_for(type) end)
       end
-      |> Enum.map(&dodge_v128_bug/1)
 
     expected = expected_call(name, types, params)
     via_server? = rem(n, 10) == 0
@@ -1491,15 +1512,6 @@ defmodule Wasmex.BadInputTest do
         "#{name}(#{inspect(params)})#{if via_server?, do: " via the server"}: " <>
           "expected #{inspect(expected)}, got #{inspect(actual)}"
   end
-
-  # Known native bug, left out here: a negative integer in -(2^128 - 1)..-(2^127 + 1) is
-  # taken as a v128 (as 2^128 + n) where it must be refused (rustler decodes it as a u128;
-  # see native/wasmex_interp/src/value.rs `integer/1`). The same goes for v128 globals and
-  # callback results. Such values are moved just out of that range.
-  @v128_bug Range.new(-(2 ** 128) + 1, -(2 ** 127) - 1)
-  defp dodge_v128_bug(n) when is_integer(n) and n in @v128_bug, do: -(2 ** 128)
-
-  defp dodge_v128_bug(value), do: value
 
   defp param_for(type) do
     case :rand.uniform(8) do

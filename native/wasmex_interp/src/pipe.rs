@@ -51,8 +51,15 @@ fn size(pipe: ResourceArc<PipeResource>) -> NifResult<u64> {
     Ok(pipe.read()?.get_ref().len() as u64)
 }
 
+/// The furthest a pipe's position may be set (`Wasmex.Pipe.seek/2` checks it too): a write
+/// past the end fills the gap with zeros, so a far position would be a huge allocation.
+const MAX_POSITION: u64 = 1 << 30;
+
 #[rustler::nif(name = "pipe_seek")]
 fn seek(pipe: ResourceArc<PipeResource>, position: u64) -> NifResult<Done> {
+    if position > MAX_POSITION {
+        return Err(rustler::Error::BadArg);
+    }
     pipe.write()?
         .seek(SeekFrom::Start(position))
         .map_err(|_| rustler::Error::BadArg)?;

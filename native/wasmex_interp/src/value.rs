@@ -37,10 +37,16 @@ fn integer(term: Term) -> Input {
     if let Ok(n) = term.decode::<i64>() {
         return Input::Int(n.into());
     }
-    if let Ok(n) = term.decode::<i128>() {
-        return Input::Int(n);
+    // rustler decodes a bignum as i128 or u128 modulo 2^128 (-(2^128) + 1 as 1), so the
+    // range is checked first.
+    let env = term.get_env();
+    let signed = term >= i128::MIN.encode(env) && term <= i128::MAX.encode(env);
+    let unsigned = term >= 0.encode(env) && term <= u128::MAX.encode(env);
+    match (term.decode::<i128>(), term.decode::<u128>()) {
+        (Ok(n), _) if signed => Input::Int(n),
+        (_, Ok(n)) if unsigned => Input::Uint(n),
+        _ => Input::BigInt,
     }
-    term.decode::<u128>().map_or(Input::BigInt, Input::Uint)
 }
 
 /// The items of a proper list.
