@@ -111,8 +111,8 @@ defmodule Wasmex.Server do
   @stuck_ms 100
 
   # The replies to :call_function, :function_exists and :memory are `{:ok, result}`, or
-  # `{:raise, error}` for an ArgumentError (e.g. a function name that is not UTF-8): the
-  # client raises it (`Wasmex`), and a bad argument never takes the server down.
+  # `{:raise, error}` for an exception (an ArgumentError, e.g. a function name that is not
+  # UTF-8): the client raises it (`Wasmex`), and a bad argument never takes the server down.
   @impl true
   def init(state) do
     done = :counters.new(1, [])
@@ -134,13 +134,12 @@ defmodule Wasmex.Server do
   end
 
   @impl true
-  def handle_info(:timeout, state), do: noreply(check_stuck(state))
+  # `GenServer.stop/1`: the runner goes with the server (an exit signal would do it for
+  # any other reason, through the link).
+  def terminate(_reason, state), do: stop_runner(state)
 
-  def handle_info({:DOWN, _ref, :process, runner, _reason}, %{runner: {runner, _}} = state) do
-    # The runner died by itself (it does not: callbacks' failures are caught): start
-    # another and hand it the requests it had not answered.
-    noreply(restart_runner(state, :down))
-  end
+  @impl true
+  def handle_info(:timeout, state), do: noreply(check_stuck(state))
 
   # A wake-up for a store this server stopped waiting for (see `Wasmex.Call`).
   def handle_info({:"$wasmex_store_free", _id}, state), do: noreply(state)
@@ -176,7 +175,7 @@ defmodule Wasmex.Server do
 
     case :queue.peek(state.in_flight) do
       {:value, {_, deadline, _}} when deadline != :infinity ->
-        if now() >= deadline + @stuck_ms, do: restart_runner(state, :stuck), else: state
+        if now() >= deadline + @stuck_ms, do: restart_runner(state), else: state
 
       _ ->
         state
@@ -198,12 +197,8 @@ defmodule Wasmex.Server do
 
   # Kills the runner, tells the caller of the request it was running that it was stopped
   # (it has normally given up already), and hands the other requests to a new runner.
-  defp restart_runner(%{runner: {runner, ref}} = state, why) do
-    if why == :stuck do
-      Process.exit(runner, :kill)
-      receive do: ({:DOWN, ^ref, :process, ^runner, _} -> :ok)
-    end
-
+  defp restart_runner(state) do
+    stop_runner(state)
     state = drop_answered(state)
 
     in_flight =
@@ -227,8 +222,16 @@ defmodule Wasmex.Server do
   defp start_runner(state) do
     %{store: store, instance: instance, done: done} = state
     server = self()
-    runner = spawn(fn -> runner(server, Process.monitor(server), store, instance, done) end)
+    # Linked: the runner dies with the server, even inside a callback that does not return
+    # (its store is then freed). It never fails by itself: `catching/1`.
+    runner = spawn_link(fn -> runner(server, Process.monitor(server), store, instance, done) end)
     %{state | runner: {runner, Process.monitor(runner)}}
+  end
+
+  defp stop_runner(%{runner: {runner, ref}}) do
+    Process.unlink(runner)
+    Process.exit(runner, :kill)
+    receive do: ({:DOWN, ^ref, :process, ^runner, _} -> :ok)
   end
 
   # The runner's loop: one request at a time, answered straight to its caller.
@@ -260,7 +263,7 @@ defmodule Wasmex.Server do
   defp catching(fun) do
     {:ok, fun.()}
   rescue
-    error in ArgumentError -> {:raise, error}
+    error -> {:raise, error}
   end
 
   defp remaining(:infinity), do: :infinity

@@ -90,6 +90,18 @@ defmodule Wasmex.DeathTest do
     server
   end
 
+  # The process that runs the server's calls and callbacks (see `Wasmex.Server`).
+  defp runner(server), do: elem(:sys.get_state(server).runner, 0)
+
+  # Kills a Wasmex GenServer, and returns once its runner (linked to it) is dead too.
+  defp kill_server(server) do
+    runner = runner(server)
+    ref = Process.monitor(runner)
+    reason = kill(server)
+    assert_receive {:DOWN, ^ref, :process, ^runner, _}, 5_000
+    reason
+  end
+
   # Starts a process calling `name` directly; it sends `{:result, pid, result}` when done.
   defp call(ctx, name, params), do: start(fn -> direct(ctx, name, params) end)
 
@@ -194,11 +206,12 @@ defmodule Wasmex.DeathTest do
       test where, ctx do
         server = server(ctx)
         {name, params, gates, spinning?} = unquote(Macro.escape(position))
+        runner = runner(server)
         client = start(fn -> server_call(server, name, params) end)
-        for mode <- gates, do: assert_receive({:gate, ^server, ^mode}, 5_000)
-        if spinning?, do: await_guest_running(server)
+        for mode <- gates, do: assert_receive({:gate, ^runner, ^mode}, 5_000)
+        if spinning?, do: await_guest_running(runner)
 
-        assert kill(server) == :killed
+        assert kill_server(server) == :killed
         assert_receive {:result, ^client, {:exit, {:killed, {GenServer, :call, _}}}}, 5_000
         assert_store_usable(ctx)
         assert_clean(ctx)
@@ -209,11 +222,12 @@ defmodule Wasmex.DeathTest do
   describe "the client of a Wasmex GenServer on the store killed" do
     test "inside a callback: the server finishes the call and serves the next", ctx do
       server = server(ctx)
+      runner = runner(server)
       client = start(fn -> server_call(server, "gated", [1]) end)
-      assert_receive {:gate, ^server, 1}, 5_000
+      assert_receive {:gate, ^runner, 1}, 5_000
       assert kill(client) == :killed
 
-      send(server, :open)
+      send(runner, :open)
       assert Wasmex.call_function(server, "count", [21]) == {:ok, [21]}
       assert_store_usable(ctx)
       GenServer.stop(server)
@@ -222,9 +236,10 @@ defmodule Wasmex.DeathTest do
 
     test "while the guest runs: the server stops it at the call's deadline", ctx do
       server = server(ctx)
+      runner = runner(server)
       client = start(fn -> server_call(server, "gated_spin", [0], 200) end)
-      assert_receive {:gate, ^server, 0}, 5_000
-      await_guest_running(server)
+      assert_receive {:gate, ^runner, 0}, 5_000
+      await_guest_running(runner)
       assert kill(client) == :killed
 
       # Waits in the server's queue until the endless call reaches its deadline.
@@ -285,7 +300,7 @@ defmodule Wasmex.DeathTest do
       server = server(ctx)
       client = make_ref()
 
-      await_store_wait(server, fn ->
+      await_store_wait(runner(server), fn ->
         send(
           self(),
           {client, start(fn -> server_call(server, "count", [3]) end)}
@@ -293,7 +308,7 @@ defmodule Wasmex.DeathTest do
       end)
 
       assert_received {^client, client}
-      assert kill(server) == :killed
+      assert kill_server(server) == :killed
       assert_receive {:result, ^client, {:exit, {:killed, {GenServer, :call, _}}}}, 5_000
       send(owner, :open)
       assert_receive {:result, ^owner, {:ok, [1]}}, 5_000
@@ -311,7 +326,7 @@ defmodule Wasmex.DeathTest do
         nested = start_waiter(fn -> direct(ctx, "gated", [4]) end)
         via_server = make_ref()
 
-        await_store_wait(server, fn ->
+        await_store_wait(runner(server), fn ->
           send(self(), {via_server, start(fn -> Wasmex.call_function(server, "count", [9]) end)})
         end)
 
@@ -435,7 +450,7 @@ defmodule Wasmex.DeathTest do
 
     waiter = if waiter?, do: call(ctx, "count", [waiter_count])
     spin_work(delay)
-    kill(target)
+    if via_server?, do: kill_server(target), else: kill(target)
 
     if kill_waiter? do
       spin_work(waiter_delay)
