@@ -204,7 +204,13 @@ defmodule Wasmex.Server do
     in_flight =
       case :queue.out(state.in_flight) do
         {{:value, {_, _, {:run, from, _}}}, rest} ->
-          stopped = {:error, "the call was stopped: an Elixir import did not return"}
+          # Normally the stuck call itself; if the runner got past it just before it was
+          # killed, the call after it.
+          stopped =
+            {:error,
+             "the call was stopped: a call on this server did not return in time " <>
+               "(an Elixir import that did not return), and its runner was restarted"}
+
           GenServer.reply(from, {:ok, stopped})
           rest
 
@@ -238,8 +244,11 @@ defmodule Wasmex.Server do
   defp runner(server, ref, store, instance, done) do
     receive do
       {:run, from, request} ->
-        GenServer.reply(from, catching(fn -> perform(request, store, instance) end))
+        reply = catching(fn -> perform(request, store, instance) end)
+        # Counted before the reply: a runner killed in between only loses the reply to a
+        # call that is past its deadline, whose caller has given up.
         :counters.add(done, 1, 1)
+        GenServer.reply(from, reply)
         runner(server, ref, store, instance, done)
 
       {:DOWN, ^ref, :process, ^server, _reason} ->
