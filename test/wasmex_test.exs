@@ -162,6 +162,13 @@ defmodule WasmexTest do
   end
 
   describe "call_function/3,4" do
+    test "the server forgets the requests its runner answered" do
+      {:ok, pid} = Wasmex.start_link(%{bytes: seed_wat()})
+      for n <- 1..1_000, do: {:ok, [_]} = Wasmex.call_function(pid, "add", [n, 1])
+      # Only the last request may still be on its books (it is dropped at the next message).
+      assert :queue.len(:sys.get_state(pid).in_flight) <= 1
+    end
+
     test "on timeout the caller exits, the guest stops and the server serves the next call" do
       {:ok, pid} = Wasmex.start_link(%{bytes: loop_wat()})
       assert {:timeout, _} = catch_exit(Wasmex.call_function(pid, "spin", [], 100))

@@ -159,7 +159,10 @@ defmodule Wasmex.Server do
     noreply(%{state | sent: sent + 1, in_flight: in_flight})
   end
 
-  defp noreply(state), do: {:noreply, state, next_check(state)}
+  defp noreply(state) do
+    state = drop_answered(state)
+    {:noreply, state, next_check(state)}
+  end
 
   # How long until the oldest request in flight counts as stuck.
   defp next_check(state) do
