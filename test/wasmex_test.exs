@@ -162,6 +162,12 @@ defmodule WasmexTest do
   end
 
   describe "call_function/3,4" do
+    test "takes the longest timeout a GenServer call takes" do
+      {:ok, pid} = Wasmex.start_link(%{bytes: seed_wat()})
+      assert Wasmex.call_function(pid, "add", [1, 2], 4_294_967_295) == {:ok, [3]}
+      assert Wasmex.call_function(pid, "add", [2, 2]) == {:ok, [4]}
+    end
+
     test "the server forgets the requests its runner answered" do
       {:ok, pid} = Wasmex.start_link(%{bytes: seed_wat()})
       for n <- 1..1_000, do: {:ok, [_]} = Wasmex.call_function(pid, "add", [n, 1])

@@ -168,7 +168,8 @@ defmodule Wasmex.Server do
   defp next_check(state) do
     case :queue.peek(state.in_flight) do
       {:value, {_, :infinity, _}} -> :infinity
-      {:value, {_, deadline, _}} -> max(deadline + @stuck_ms - now(), 0)
+      # A GenServer timeout is at most 2^32 - 1 ms (a call's own timeout may be that).
+      {:value, {_, deadline, _}} -> min(max(deadline + @stuck_ms - now(), 0), 4_294_967_295)
       :empty -> :infinity
     end
   end
