@@ -95,7 +95,9 @@ fn main() {
     let max_len: usize = arg(&args, "--max-len", 65_536);
     let findings_dir = arg(&args, "--findings", String::from("fuzz/findings"));
 
-    // Panics are caught per case; keep their messages short on stderr.
+    // Panics are caught per case; keep their messages short on stderr. Every panic is
+    // printed, also those wasmex_core catches itself (wasmi's, `error::catch_panic`): only
+    // one that reaches the case is a finding, but the others show where wasmi panicked.
     panic::set_hook(Box::new(|info| {
         let thread = std::thread::current();
         eprintln!("panic in {}: {info}", thread.name().unwrap_or("?"));
