@@ -149,7 +149,8 @@ defmodule Wasmex do
     # The guest gets a little longer than the caller waits, so that a call past its timeout
     # always ends with the caller's exit (and the guest stopped right after), never with
     # a race between the two.
-    deadline = if timeout == :infinity, do: :infinity, else: now() + timeout + @grace_ms
+    deadline =
+      if timeout == :infinity, do: :infinity, else: Wasmex.Call.deadline(timeout + @grace_ms)
 
     server
     |> GenServer.call({:call_function, stringify(name), params, deadline}, timeout)
@@ -227,6 +228,4 @@ defmodule Wasmex do
 
   defp stringify(name) when is_binary(name), do: name
   defp stringify(name) when is_atom(name), do: Atom.to_string(name)
-
-  defp now, do: System.monotonic_time(:millisecond)
 end

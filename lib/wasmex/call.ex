@@ -18,7 +18,7 @@ defmodule Wasmex.Call do
   # before using the store (its wake-up would otherwise be lost).
   @repoll_ms 100
 
-  @typep deadline :: integer() | :infinity
+  @type deadline :: integer() | :infinity
 
   @doc false
   @spec call_function(StoreOrCaller.t(), Instance.t(), String.t(), list(), timeout()) ::
@@ -165,11 +165,21 @@ defmodule Wasmex.Call do
     end
   end
 
-  defp deadline(:infinity), do: :infinity
-  defp deadline(ms), do: System.monotonic_time(:millisecond) + ms
+  @doc false
+  # The monotonic time (ms) `timeout` ms from now, shared by the modules that wait.
+  @spec deadline(timeout()) :: deadline()
+  def deadline(:infinity), do: :infinity
+  def deadline(ms), do: now() + ms
 
-  defp remaining(:infinity), do: :infinity
-  defp remaining(deadline), do: max(deadline - System.monotonic_time(:millisecond), 0)
+  @doc false
+  # The milliseconds left until `deadline`, 0 once it has passed.
+  @spec remaining(deadline()) :: timeout()
+  def remaining(:infinity), do: :infinity
+  def remaining(deadline), do: max(deadline - now(), 0)
+
+  @doc false
+  @spec now() :: integer()
+  def now, do: System.monotonic_time(:millisecond)
 
   defp expired?(:infinity), do: false
   defp expired?(deadline), do: System.monotonic_time(:millisecond) >= deadline

@@ -38,7 +38,7 @@ defmodule Wasmex.Pool do
 
   import Wasmex.Args, only: [is_server: 1, is_timeout: 1]
 
-  alias Wasmex.{Args, Engine, EngineConfig, Module, Store}
+  alias Wasmex.{Args, Call, Engine, EngineConfig, Module, Store}
 
   @typedoc "A pool: its pid or registered name."
   @type pool :: GenServer.server()
@@ -133,8 +133,9 @@ defmodule Wasmex.Pool do
   def call_function(pool, name, params, timeout \\ 5000)
 
   def call_function(pool, name, params, timeout) when is_server(pool) and is_timeout(timeout) do
-    deadline = deadline(timeout)
-    transaction(pool, &Wasmex.call_function(&1, name, params, remaining(deadline)), timeout)
+    deadline = Call.deadline(timeout)
+    call = &Wasmex.call_function(&1, name, params, Call.remaining(deadline))
+    transaction(pool, call, timeout)
   end
 
   def call_function(pool, _name, _params, timeout),
@@ -456,10 +457,4 @@ defmodule Wasmex.Pool do
       _ -> state
     end
   end
-
-  defp deadline(:infinity), do: :infinity
-  defp deadline(ms), do: System.monotonic_time(:millisecond) + ms
-
-  defp remaining(:infinity), do: :infinity
-  defp remaining(deadline), do: max(deadline - System.monotonic_time(:millisecond), 0)
 end

@@ -5,7 +5,7 @@ defmodule Wasmex.Server do
 
   use GenServer
 
-  alias Wasmex.{Instance, Memory, Module, Store}
+  alias Wasmex.{Call, Instance, Memory, Module, Store}
   alias Wasmex.Wasi.WasiOptions
 
   @doc false
@@ -169,7 +169,7 @@ defmodule Wasmex.Server do
     case :queue.peek(state.in_flight) do
       {:value, {_, :infinity, _}} -> :infinity
       # A GenServer timeout is at most 2^32 - 1 ms (a call's own timeout may be that).
-      {:value, {_, deadline, _}} -> min(max(deadline + @stuck_ms - now(), 0), 4_294_967_295)
+      {:value, {_, deadline, _}} -> min(max(deadline + @stuck_ms - Call.now(), 0), 4_294_967_295)
       :empty -> :infinity
     end
   end
@@ -179,7 +179,7 @@ defmodule Wasmex.Server do
 
     case :queue.peek(state.in_flight) do
       {:value, {_, deadline, _}} when deadline != :infinity ->
-        if now() >= deadline + @stuck_ms, do: restart_runner(state), else: state
+        if Call.now() >= deadline + @stuck_ms, do: restart_runner(state), else: state
 
       _ ->
         state
@@ -265,7 +265,7 @@ defmodule Wasmex.Server do
   end
 
   defp perform({:call_function, name, params, deadline}, store, instance) do
-    Instance.call_function(store, instance, name, params, timeout: remaining(deadline))
+    Instance.call_function(store, instance, name, params, timeout: Call.remaining(deadline))
   end
 
   defp perform({:function_exists, name}, store, instance),
@@ -278,9 +278,4 @@ defmodule Wasmex.Server do
   rescue
     error -> {:raise, error}
   end
-
-  defp remaining(:infinity), do: :infinity
-  defp remaining(deadline), do: max(deadline - now(), 0)
-
-  defp now, do: System.monotonic_time(:millisecond)
 end
