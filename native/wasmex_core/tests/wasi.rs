@@ -143,17 +143,7 @@ fn proc_exit_zero_is_success_and_other_codes_are_errors() {
 #[test]
 fn sleeping_suspends_the_guest_instead_of_blocking() {
     let (mut store, instance) = wasi_guest(&WasiOptions::default());
-    let step = call(&mut store, instance, "sleep", &[Input::Int(50_000_000)]).unwrap();
-    let Step::Sleep(sleeping, duration) = step else {
-        panic!("expected the guest to sleep, got {step:?}")
-    };
-    assert_eq!(duration, Duration::from_millis(50));
-    // The host waits however it likes, then resumes: poll_oneoff reports the clock event.
-    assert_eq!(done(store.resume(sleeping))[0].i32(), Some(0));
-    assert_eq!(
-        done(call(&mut store, instance, "event_userdata", &[]))[0].i64(),
-        Some(7)
-    );
+    assert_sleeps(&mut store, instance, "sleep", 50);
     assert_eq!(
         done(call(&mut store, instance, "nevents", &[]))[0].i32(),
         Some(1)
@@ -165,14 +155,21 @@ fn sleeping_suspends_the_guest_instead_of_blocking() {
 #[test]
 fn a_tail_called_sleep_suspends_too() {
     let (mut store, instance) = wasi_guest(&WasiOptions::default());
-    let step = call(&mut store, instance, "sleep_tail", &[Input::Int(5_000_000)]).unwrap();
+    assert_sleeps(&mut store, instance, "sleep_tail", 5);
+}
+
+/// Calls `export` to sleep `ms`: the call suspends for that long, and once resumed,
+/// poll_oneoff reports the clock event (the host waits however it likes).
+fn assert_sleeps(store: &mut Store, instance: wasmi::Instance, export: &str, ms: u64) {
+    let nanos = i128::from(ms) * 1_000_000;
+    let step = call(store, instance, export, &[Input::Int(nanos)]).unwrap();
     let Step::Sleep(sleeping, duration) = step else {
         panic!("expected the guest to sleep, got {step:?}")
     };
-    assert_eq!(duration, Duration::from_millis(5));
+    assert_eq!(duration, Duration::from_millis(ms));
     assert_eq!(done(store.resume(sleeping))[0].i32(), Some(0));
     assert_eq!(
-        done(call(&mut store, instance, "event_userdata", &[]))[0].i64(),
+        done(call(store, instance, "event_userdata", &[]))[0].i64(),
         Some(7)
     );
 }
