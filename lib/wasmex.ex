@@ -150,7 +150,9 @@ defmodule Wasmex do
     # always ends with the caller's exit (and the guest stopped right after), never with
     # a race between the two.
     deadline =
-      if timeout == :infinity, do: :infinity, else: Wasmex.Call.deadline(timeout + @grace_ms)
+      if timeout == :infinity,
+        do: :infinity,
+        else: Wasmex.Deadline.from_timeout(timeout + @grace_ms)
 
     server
     |> GenServer.call({:call_function, stringify(name), params, deadline}, timeout)

@@ -12,13 +12,11 @@ defmodule Wasmex.Call do
   # Between NIF calls the BEAM can preempt this process, so a long guest call never
   # holds a scheduler thread for more than a slice.
 
-  alias Wasmex.{Instance, Native, StoreOrCaller}
+  alias Wasmex.{Deadline, Instance, Native, StoreOrCaller}
 
   # A waiter re-polls the store this often, in case the process it was woken after died
   # before using the store (its wake-up would otherwise be lost).
   @repoll_ms 100
-
-  @type deadline :: integer() | :infinity
 
   @doc false
   @spec call_function(StoreOrCaller.t(), Instance.t(), String.t(), list(), timeout()) ::
@@ -34,7 +32,7 @@ defmodule Wasmex.Call do
   end
 
   defp run(store, instance, timeout, start) do
-    start(store, instance, deadline(timeout), timeout, start)
+    start(store, instance, Deadline.from_timeout(timeout), timeout, start)
   end
 
   defp start(%StoreOrCaller{resource: store} = s, instance, deadline, timeout, start) do
@@ -60,7 +58,7 @@ defmodule Wasmex.Call do
   defp drive({:error, _} = error, _call), do: error
 
   defp drive(:yield, {%StoreOrCaller{resource: store}, _, deadline, timeout} = call) do
-    if expired?(deadline) do
+    if Deadline.expired?(deadline) do
       abort(store, timeout)
     else
       drive(Native.call_resume(store, nil), call)
@@ -74,8 +72,8 @@ defmodule Wasmex.Call do
        ) do
     ms = div(microseconds + 999, 1000)
 
-    if remaining(deadline) <= ms do
-      Process.sleep(remaining(deadline))
+    if Deadline.remaining(deadline) <= ms do
+      Process.sleep(Deadline.remaining(deadline))
       abort(store, timeout)
     else
       Process.sleep(ms)
@@ -99,7 +97,10 @@ defmodule Wasmex.Call do
     reply =
       try do
         results = fun |> invoke(context, params) |> results(result_count)
-        if expired?(deadline), do: abort(store, timeout), else: Native.call_resume(store, results)
+
+        if Deadline.expired?(deadline),
+          do: abort(store, timeout),
+          else: Native.call_resume(store, results)
       catch
         kind, reason -> Native.call_abort(store, callback_error(kind, reason, __STACKTRACE__))
       end
@@ -146,12 +147,12 @@ defmodule Wasmex.Call do
   end
 
   # Waits for a wake-up after the NIF queued this process as a waiter of `store`.
-  @spec await(reference(), deadline()) :: :ok | :timeout
+  @spec await(reference(), Deadline.t()) :: :ok | :timeout
   defp await(store, deadline) do
     receive do
       {:"$wasmex_store_free", _id} -> :ok
     after
-      min(@repoll_ms, remaining(deadline)) ->
+      min(@repoll_ms, Deadline.remaining(deadline)) ->
         # Leave the queue; a wake-up sent meanwhile is already in the mailbox: drop it.
         Native.store_unwait(store)
 
@@ -161,26 +162,7 @@ defmodule Wasmex.Call do
           0 -> :ok
         end
 
-        if expired?(deadline), do: :timeout, else: :ok
+        if Deadline.expired?(deadline), do: :timeout, else: :ok
     end
   end
-
-  @doc false
-  # The monotonic time (ms) `timeout` ms from now, shared by the modules that wait.
-  @spec deadline(timeout()) :: deadline()
-  def deadline(:infinity), do: :infinity
-  def deadline(ms), do: now() + ms
-
-  @doc false
-  # The milliseconds left until `deadline`, 0 once it has passed.
-  @spec remaining(deadline()) :: timeout()
-  def remaining(:infinity), do: :infinity
-  def remaining(deadline), do: max(deadline - now(), 0)
-
-  @doc false
-  @spec now() :: integer()
-  def now, do: System.monotonic_time(:millisecond)
-
-  defp expired?(:infinity), do: false
-  defp expired?(deadline), do: System.monotonic_time(:millisecond) >= deadline
 end

@@ -38,7 +38,7 @@ defmodule Wasmex.Pool do
 
   import Wasmex.Args, only: [is_server: 1, is_timeout: 1]
 
-  alias Wasmex.{Args, Call, Engine, EngineConfig, Module, Store}
+  alias Wasmex.{Args, Deadline, Engine, EngineConfig, Module, Store}
 
   @typedoc "A pool: its pid or registered name."
   @type pool :: GenServer.server()
@@ -133,8 +133,8 @@ defmodule Wasmex.Pool do
   def call_function(pool, name, params, timeout \\ 5000)
 
   def call_function(pool, name, params, timeout) when is_server(pool) and is_timeout(timeout) do
-    deadline = Call.deadline(timeout)
-    call = &Wasmex.call_function(&1, name, params, Call.remaining(deadline))
+    deadline = Deadline.from_timeout(timeout)
+    call = &Wasmex.call_function(&1, name, params, Deadline.remaining(deadline))
     transaction(pool, call, timeout)
   end
 

@@ -5,7 +5,7 @@ defmodule Wasmex.Server do
 
   use GenServer
 
-  alias Wasmex.{Call, Instance, Memory, Module, Store}
+  alias Wasmex.{Deadline, Instance, Memory, Module, Store}
   alias Wasmex.Wasi.WasiOptions
 
   @doc false
@@ -167,10 +167,15 @@ defmodule Wasmex.Server do
   # How long until the oldest request in flight counts as stuck.
   defp next_check(state) do
     case :queue.peek(state.in_flight) do
-      {:value, {_, :infinity, _}} -> :infinity
+      {:value, {_, :infinity, _}} ->
+        :infinity
+
       # A GenServer timeout is at most 2^32 - 1 ms (a call's own timeout may be that).
-      {:value, {_, deadline, _}} -> min(max(deadline + @stuck_ms - Call.now(), 0), 4_294_967_295)
-      :empty -> :infinity
+      {:value, {_, deadline, _}} ->
+        min(max(deadline + @stuck_ms - Deadline.now(), 0), 4_294_967_295)
+
+      :empty ->
+        :infinity
     end
   end
 
@@ -179,7 +184,7 @@ defmodule Wasmex.Server do
 
     case :queue.peek(state.in_flight) do
       {:value, {_, deadline, _}} when deadline != :infinity ->
-        if Call.now() >= deadline + @stuck_ms, do: restart_runner(state), else: state
+        if Deadline.now() >= deadline + @stuck_ms, do: restart_runner(state), else: state
 
       _ ->
         state
@@ -265,7 +270,7 @@ defmodule Wasmex.Server do
   end
 
   defp perform({:call_function, name, params, deadline}, store, instance) do
-    Instance.call_function(store, instance, name, params, timeout: Call.remaining(deadline))
+    Instance.call_function(store, instance, name, params, timeout: Deadline.remaining(deadline))
   end
 
   defp perform({:function_exists, name}, store, instance),
