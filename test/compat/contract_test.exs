@@ -178,7 +178,8 @@ defmodule Wasmex.CompatContractTest do
     :erlang.trace(self(), false, [:procs])
     assert_receive {:runner, runner}
     monitor = Process.monitor(runner)
-    assert_receive {:DOWN, ^monitor, :process, ^runner, :normal}, 5_000
+    # (`:noproc` if it has already ended.)
+    assert_receive {:DOWN, ^monitor, :process, ^runner, _}, 5_000
 
     if @wasmex do
       refute_received {^ref, _}
