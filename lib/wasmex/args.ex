@@ -87,7 +87,6 @@ defmodule Wasmex.Args do
   def valid?(:boolean, value), do: is_boolean(value)
   def valid?(:timeout, value), do: is_timeout(value)
   def valid?(:server, value), do: is_server(value)
-  def valid?(:from, value), do: match?({pid, _tag} when is_pid(pid), value)
   def valid?(:pid, value), do: is_pid(value)
   def valid?(:fun1, value), do: is_function(value, 1)
   def valid?({:in, values}, value), do: value in values
@@ -114,7 +113,6 @@ defmodule Wasmex.Args do
   defp expected(:boolean), do: "a boolean"
   defp expected(:timeout), do: ":infinity or milliseconds (0..4294967295)"
   defp expected(:server), do: "a pid or a server name"
-  defp expected(:from), do: "{pid, tag}"
   defp expected(:pid), do: "a pid"
   defp expected(:fun1), do: "a function of one argument"
   defp expected(:pos_integer_or_nil), do: "a positive integer (below 2^63) or nil"

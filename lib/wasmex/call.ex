@@ -133,6 +133,12 @@ defmodule Wasmex.Call do
   end
 
   @doc false
+  # Whether a call's result is the timeout error above.
+  @spec timeout?(term()) :: boolean()
+  def timeout?({:error, "timeout: the call did not finish within " <> _}), do: true
+  def timeout?(_result), do: false
+
+  @doc false
   # Runs a store operation that may find the store busy, waiting as long as it takes.
   @spec on_store(reference(), (() -> result)) :: result when result: term()
   def on_store(store, operation) do

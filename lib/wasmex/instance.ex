@@ -18,6 +18,7 @@ defmodule Wasmex.Instance do
       {:ok, [5]}
   """
 
+  require Wasmex.Compat, as: Compat
   alias Wasmex.{Args, Call, Memory, Module, Native, StoreOrCaller}
 
   defstruct [:resource, callbacks: {}]
@@ -188,7 +189,10 @@ defmodule Wasmex.Instance do
   The call runs in the calling process, in fuel slices, so other processes keep running
   meanwhile. Traps return `{:error, message}` where the message starts with the trap,
   e.g. `"unreachable"`, `"out of bounds memory access"`, `"integer divide by zero"`,
-  `"call stack exhausted"` or `"all fuel consumed"`.
+  `"call stack exhausted"` or `"all fuel consumed"`. (In Wasmex compatibility mode, a
+  failure during the call is worded as in Wasmex: `"Error during function excecution
+  (wasm trap: integer divide by zero): ..."`, or `"Error during function excecution: ..."`
+  when it is not a trap.)
 
   ## Options
 
@@ -208,7 +212,7 @@ defmodule Wasmex.Instance do
       iex> Wasmex.Instance.call_function(store, instance, "div", [7, 2])
       {:ok, [3]}
       iex> Wasmex.Instance.call_function(store, instance, "div", [1, 0])
-      {:error, "integer divide by zero"}
+      #{Compat.doc(~S|{:error, "integer divide by zero"}|, ~S|{:error, "Error during function excecution (wasm trap: integer divide by zero): wasm trap: integer divide by zero"}|)}
       iex> Wasmex.Instance.call_function(store, instance, :div, [1])
       {:error, "number of params does not match. expected 2, got 1"}
       iex> Wasmex.Instance.call_function(store, instance, "spin", [], timeout: 10)
@@ -222,7 +226,7 @@ defmodule Wasmex.Instance do
       when is_list(params) and is_list(opts) do
     unless Keyword.keyword?(opts), do: Args.invalid!(opts: {:keyword, opts})
     timeout = timeout!(Keyword.get(opts, :timeout, :infinity))
-    Call.call_function(store, instance, function_name(name), params, timeout)
+    Compat.call(Call.call_function(store, instance, function_name(name), params, timeout))
   end
 
   def call_function(store, instance, _name, params, opts) do
@@ -236,12 +240,16 @@ defmodule Wasmex.Instance do
 
   @doc """
   Calls the exported function `name` in the background, Wasmex's asynchronous form:
-  returns `:ok` at once and sends `{tag, result}` to `pid` when the call ends, where
-  `from = {pid, tag}` (a `GenServer` `from` works: the result is a reply to it).
+  returns `:ok` at once and sends the result when the call ends.
+
+    * `from = {pid, tag}` (Wasmex 0.10 and later; a `GenServer` `from` works): `pid` gets
+      `{tag, result}`, a reply to `from`.
+    * any other `from` (Wasmex 0.9): the calling process gets
+      `{:returned_function_call, result, from}`.
 
   The call runs in a new process, which is where the instance's Elixir imports are then
   called. With a `timeout` (ms), a call that runs longer is stopped and the result is a
-  timeout error.
+  timeout error (in Wasmex compatibility mode, as in Wasmex, nothing is sent then).
 
       iex> {:ok, store} = Wasmex.Store.new()
       iex> {:ok, module} = Wasmex.Module.compile(store, ~S[(module
@@ -252,13 +260,17 @@ defmodule Wasmex.Instance do
       :ok
       iex> receive do {^ref, result} -> result end
       {:ok, [42]}
+      iex> Wasmex.Instance.call_exported_function(store, instance, "answer", [], :my_call)
+      :ok
+      iex> receive do {:returned_function_call, result, :my_call} -> result end
+      {:ok, [42]}
   """
   @spec call_exported_function(
           StoreOrCaller.t(),
           t(),
           String.t() | atom(),
           [value()],
-          GenServer.from(),
+          GenServer.from() | term(),
           timeout() | nil
         ) :: :ok
   def call_exported_function(store, instance, name, params, from, timeout \\ nil)
@@ -268,38 +280,47 @@ defmodule Wasmex.Instance do
         %__MODULE__{} = instance,
         name,
         params,
-        {pid, _tag} = from,
+        from,
         timeout
       )
-      when is_pid(pid) and is_list(params) do
+      when is_list(params) do
     name = function_name(name)
     timeout = timeout!(if is_nil(timeout), do: :infinity, else: timeout)
     # Checked here, as the caller hears of nothing but the result once the call has started.
     unless Args.proper_list?(params), do: Args.invalid!(params: {:list, params})
+    reply = reply_to(from)
 
     spawn(fn ->
       result =
         try do
-          Call.call_function(store, instance, name, params, timeout)
+          Compat.call(Call.call_function(store, instance, name, params, timeout))
         rescue
           # A handle the NIF does not take (e.g. a resource of another kind): `from`
           # still gets a reply.
           error in ArgumentError -> {:error, Exception.message(error)}
         end
 
-      GenServer.reply(from, result)
+      if Compat.reply_timeout?() or not Call.timeout?(result), do: reply.(result)
     end)
 
     :ok
   end
 
-  def call_exported_function(store, instance, _name, params, from, _timeout) do
+  def call_exported_function(store, instance, _name, params, _from, _timeout) do
     Args.invalid!(
       store: {:store, store},
       instance: {:instance, instance},
-      params: {:list, params},
-      from: {:from, from}
+      params: {:list, params}
     )
+  end
+
+  # Wasmex 0.10+ replies to a `GenServer` `from`; Wasmex 0.9 sends any other `from` back to
+  # the caller with the result.
+  defp reply_to({pid, _tag} = from) when is_pid(pid), do: &GenServer.reply(from, &1)
+
+  defp reply_to(from) do
+    caller = self()
+    &send(caller, {:returned_function_call, &1, from})
   end
 
   defp function_name(name) when is_binary(name), do: name
@@ -367,7 +388,9 @@ defmodule Wasmex.Instance do
   end
 
   @doc """
-  Returns the value of the exported global `name`.
+  Returns the value of the exported global `name`. A `funcref` or `externref` global gives
+  `{:error, "unable_to_return_func_ref_type"}` or `"unable_to_return_extern_ref_type"`,
+  as in Wasmex.
 
       iex> {:ok, store} = Wasmex.Store.new()
       iex> {:ok, module} = Wasmex.Module.compile(store, ~S[(module

@@ -1,5 +1,8 @@
 defmodule Wasmex.Memory do
-  @moduledoc ~S"""
+  # The doc examples show the shapes of the mode the library is compiled in.
+  require Wasmex.Compat, as: Compat
+
+  @moduledoc """
   A linear memory of an instance: the bytes a guest works on, shared with the host.
 
   Wasm functions only take and return numbers, so strings and other data travel through
@@ -10,6 +13,10 @@ defmodule Wasmex.Memory do
   `{:error, "out of bounds memory access"}`; a negative offset or a byte outside
   `0..255` raises `ArgumentError`.
 
+  In Wasmex compatibility mode (`config :wasmex_interp, compat: :wasmex`, see
+  docs/compat.md) `read_binary/4` and `read_string/4` return the bytes bare and `grow/3`
+  the previous size in pages, as Wasmex does.
+
   ## Example
 
       iex> {:ok, store} = Wasmex.Store.new()
@@ -19,7 +26,7 @@ defmodule Wasmex.Memory do
       iex> Wasmex.Memory.write_binary(store, memory, 100, "hello")
       :ok
       iex> Wasmex.Memory.read_binary(store, memory, 100, 5)
-      {:ok, "hello"}
+      #{Compat.doc(~S|{:ok, "hello"}|, ~S|"hello"|)}
   """
 
   alias Wasmex.{Args, Call, Instance, Native, StoreOrCaller}
@@ -65,27 +72,29 @@ defmodule Wasmex.Memory do
   @doc """
   Grows `memory` by `pages` pages of 64 KiB.
 
-  Returns `:ok` (Wasmex returns the previous size in pages; the seed's form wins), or
-  `{:error, "Failed to grow the memory: ..."}` past the memory's maximum or the store's
-  limits.
+  Returns `:ok` (in Wasmex compatibility mode, as in Wasmex: the size before growing, in
+  pages), or `{:error, "Failed to grow the memory: ..."}` past the memory's maximum or the
+  store's limits.
 
       iex> {:ok, store} = Wasmex.Store.new()
       iex> {:ok, module} = Wasmex.Module.compile(store, ~S[(module (memory (export "memory") 1 2))])
       iex> {:ok, instance} = Wasmex.Instance.new(store, module, %{})
       iex> {:ok, memory} = Wasmex.Memory.from_instance(store, instance)
       iex> Wasmex.Memory.grow(store, memory, 1)
-      :ok
+      #{Compat.doc(":ok", "1")}
       iex> Wasmex.Memory.grow(store, memory, 1)
       {:error, "Failed to grow the memory: failed to grow memory by `1`."}
   """
-  @spec grow(StoreOrCaller.t(), t(), non_neg_integer()) :: :ok | {:error, String.t()}
+  @spec grow(StoreOrCaller.t(), t(), non_neg_integer()) ::
+          :ok | non_neg_integer() | {:error, String.t()}
   def grow(%StoreOrCaller{resource: s}, %__MODULE__{resource: m}, pages),
-    do: Call.on_store(s, fn -> Native.memory_grow(s, m, pages) end)
+    do: Compat.grow(Call.on_store(s, fn -> Native.memory_grow(s, m, pages) end))
 
   def grow(store, memory, _pages), do: invalid!(store, memory)
 
   @doc """
-  Reads `length` bytes starting at `offset`.
+  Reads `length` bytes starting at `offset`: `{:ok, binary}` (in Wasmex compatibility
+  mode, as in Wasmex: the binary bare).
 
       iex> {:ok, store} = Wasmex.Store.new()
       iex> {:ok, module} = Wasmex.Module.compile(store, ~S[(module (memory (export "memory") 1)
@@ -93,18 +102,21 @@ defmodule Wasmex.Memory do
       iex> {:ok, instance} = Wasmex.Instance.new(store, module, %{})
       iex> {:ok, memory} = Wasmex.Memory.from_instance(store, instance)
       iex> Wasmex.Memory.read_binary(store, memory, 8, 3)
-      {:ok, "Hi!"}
+      #{Compat.doc(~S|{:ok, "Hi!"}|, ~S|"Hi!"|)}
       iex> Wasmex.Memory.read_binary(store, memory, 65_535, 2)
       {:error, "out of bounds memory access"}
   """
   @spec read_binary(StoreOrCaller.t(), t(), non_neg_integer(), non_neg_integer()) ::
-          {:ok, binary()} | {:error, String.t()}
+          {:ok, binary()} | binary() | {:error, String.t()}
   def read_binary(%StoreOrCaller{resource: s}, %__MODULE__{resource: m}, offset, length)
       when is_integer(length) and length > @dirty_bytes,
-      do: Call.on_store(s, fn -> Native.memory_read_binary_dirty(s, m, offset, length) end)
+      do:
+        Compat.read(
+          Call.on_store(s, fn -> Native.memory_read_binary_dirty(s, m, offset, length) end)
+        )
 
   def read_binary(%StoreOrCaller{resource: s}, %__MODULE__{resource: m}, offset, length),
-    do: Call.on_store(s, fn -> Native.memory_read_binary(s, m, offset, length) end)
+    do: Compat.read(Call.on_store(s, fn -> Native.memory_read_binary(s, m, offset, length) end))
 
   def read_binary(store, memory, _offset, _length), do: invalid!(store, memory)
 
@@ -118,10 +130,10 @@ defmodule Wasmex.Memory do
       iex> {:ok, instance} = Wasmex.Instance.new(store, module, %{})
       iex> {:ok, memory} = Wasmex.Memory.from_instance(store, instance)
       iex> Wasmex.Memory.read_string(store, memory, 0, 13)
-      {:ok, "Hello, World!"}
+      #{Compat.doc(~S|{:ok, "Hello, World!"}|, ~S|"Hello, World!"|)}
   """
   @spec read_string(StoreOrCaller.t(), t(), non_neg_integer(), non_neg_integer()) ::
-          {:ok, String.t()} | {:error, String.t()}
+          {:ok, String.t()} | String.t() | {:error, String.t()}
   def read_string(store, memory, offset, length), do: read_binary(store, memory, offset, length)
 
   @doc """

@@ -12,6 +12,7 @@ defmodule Wasmex.Store do
       iex> {:ok, %Wasmex.Instance{}} = Wasmex.Instance.new(store, module, %{})
   """
 
+  require Wasmex.Compat, as: Compat
   alias Wasmex.{Args, Engine, Native, Pipe, StoreLimits, StoreOrCaller}
   alias Wasmex.Wasi.{PreopenOptions, WasiOptions}
 
@@ -98,7 +99,7 @@ defmodule Wasmex.Store do
       ...>   (func (export "_start") (call $exit (i32.const 3))))])
       iex> {:ok, instance} = Wasmex.Instance.new(store, module, %{})
       iex> Wasmex.Instance.call_function(store, instance, "_start", [])
-      {:error, "Exited with i32 exit status 3"}
+      #{Compat.doc(~S|{:error, "Exited with i32 exit status 3"}|, ~S|{:error, "Error during function excecution: Exited with i32 exit status 3"}|)}
   """
   @spec new_wasi(WasiOptions.t(), StoreLimits.t() | options() | nil, Engine.t() | nil) ::
           {:ok, StoreOrCaller.t()} | {:error, String.t()}

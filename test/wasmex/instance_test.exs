@@ -356,6 +356,20 @@ defmodule Wasmex.InstanceTest do
       assert get.("nope") == {:error, "exported global `nope` not found"}
     end
 
+    test "a reference global is not read, as in Wasmex" do
+      %{store: store, instance: instance} = instantiate(~S[(module
+          (func $f)
+          (elem declare func $f)
+          (global (export "externref") externref (ref.null extern))
+          (global (export "funcref") (mut funcref) (ref.func $f)))])
+
+      assert Wasmex.Instance.get_global_value(store, instance, "externref") ==
+               {:error, "unable_to_return_extern_ref_type"}
+
+      assert Wasmex.Instance.get_global_value(store, instance, "funcref") ==
+               {:error, "unable_to_return_func_ref_type"}
+    end
+
     test "write mutable globals of every type", %{store: store, instance: instance} do
       set = &Wasmex.Instance.set_global_value(store, instance, &1, &2)
       get = &Wasmex.Instance.get_global_value(store, instance, &1)

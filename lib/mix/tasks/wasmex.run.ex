@@ -151,13 +151,19 @@ defmodule Mix.Tasks.Wasmex.Run do
 
   defp exit_with({{:ok, _}, false}), do: :ok
 
-  defp exit_with({{:error, "Exited with i32 exit status " <> status}, _}) do
-    exit({:shutdown, String.to_integer(status)})
-  end
-
   defp exit_with({{:error, reason}, _}) do
-    IO.puts(:stderr, "error: #{reason}")
-    exit({:shutdown, 1})
+    # The guest's proc_exit (worded with Wasmex's prefix in Wasmex compatibility mode).
+    case Regex.run(
+           ~r/^(?:Error during function excecution: )?Exited with i32 exit status (\d+)$/,
+           reason
+         ) do
+      [_, status] ->
+        exit({:shutdown, String.to_integer(status)})
+
+      nil ->
+        IO.puts(:stderr, "error: #{reason}")
+        exit({:shutdown, 1})
+    end
   end
 
   defp parse_env(pair) do

@@ -47,6 +47,10 @@ pub enum Error {
         /// What was expected and what was given.
         mismatch: Mismatch,
     },
+    /// `get_global_value` of a `funcref` or `externref` global (`"func"`, `"extern"`):
+    /// Wasmex's words.
+    #[error("unable_to_return_{0}_ref_type")]
+    ReferenceGlobal(&'static str),
     /// A value for `set_global_value` that does not fit the global's type.
     #[error("Cannot convert to a WebAssembly {0}")]
     GlobalValue(Mismatch),

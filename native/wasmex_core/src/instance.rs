@@ -170,12 +170,18 @@ pub fn memory(store: &Store, instance: Instance, name: Option<&str>) -> Result<M
 ///
 /// # Errors
 ///
-/// [`Error::MissingGlobal`] when there is no such global export.
+/// [`Error::MissingGlobal`] when there is no such global export;
+/// [`Error::ReferenceGlobal`] for a `funcref` or `externref` global.
 pub fn global_value(store: &Store, instance: Instance, name: &str) -> Result<Val, Error> {
     let global = instance
         .get_global(store.wasmi(), name)
         .ok_or_else(|| Error::MissingGlobal(name.into()))?;
-    Ok(global.get(store.wasmi()))
+    // Wasmex compat: a reference global is not read (Wasmex returns the same errors).
+    match global.get(store.wasmi()) {
+        Val::FuncRef(_) => Err(Error::ReferenceGlobal("func")),
+        Val::ExternRef(_) => Err(Error::ReferenceGlobal("extern")),
+        value => Ok(value),
+    }
 }
 
 /// Sets the exported global `name` to `input`.

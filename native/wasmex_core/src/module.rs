@@ -80,7 +80,20 @@ impl Module {
         let binary =
             wat::parse_bytes(bytes).map_err(|error| Error::ParseBytes(error.to_string()))?;
         let (wasm, has_start): (Arc<[u8]>, bool) = match start::rewrite(&binary) {
-            Some(rewritten) => (rewritten.into(), true),
+            Some(rewritten) => {
+                // The rewrite would hide what makes a start section invalid (a start
+                // function with params or results, a second start section, a `ref.func`
+                // that only the new export declares): validate the module as given first.
+                catch_panic(|| {
+                    wasmi::Module::validate(engine.wasmi(), &binary)
+                        .map_err(|error| Error::Compile(error.to_string()))
+                })
+                .map_err(|error| match error {
+                    Error::Panic(_) => Error::Compile(error.to_string()),
+                    error => error,
+                })?;
+                (rewritten.into(), true)
+            }
             None => (binary.into_owned().into(), false),
         };
         let wasmi = build(Error::Compile, || {
@@ -529,6 +542,26 @@ mod tests {
         let module = Module::compile(&engine(), br#"(module (func $init) (start $init))"#).unwrap();
         assert!(module.has_start);
         assert!(module.exports().is_empty());
+    }
+
+    #[test]
+    fn a_start_section_is_validated_as_given() {
+        // Each would validate once the start function is moved to an export.
+        for wat in [
+            "(module (func $main (result i32) (i32.const 0)) (start $main))",
+            "(module (func $main (param i32)) (start $main))",
+            "(module (start $f) (func $f (drop (ref.func $f))))",
+        ] {
+            let error = Module::compile(&engine(), wat.as_bytes()).err();
+            assert!(
+                matches!(error, Some(Error::Compile(_))),
+                "{wat} compiled: {error:?}"
+            );
+        }
+        // A second start section (`8, size 1, function 0`), which the rewrite would drop.
+        let mut twice = wat::parse_str("(module (func $f) (start $f))").unwrap();
+        twice.extend_from_slice(&[8, 1, 0]);
+        assert!(Module::compile(&engine(), &twice).is_err());
     }
 
     #[test]

@@ -81,20 +81,18 @@ fn size(
     })
 }
 
-// Growing can take tens of milliseconds (the new pages are zeroed).
+// Growing can take tens of milliseconds (the new pages are zeroed). Returns the previous
+// size in pages, which `Wasmex.Memory.grow/3` returns in Wasmex compatibility mode.
 #[rustler::nif(name = "memory_grow", schedule = "DirtyCpu")]
 fn grow(
     env: Env,
     store: ResourceArc<StoreResource>,
     memory: ResourceArc<MemoryResource>,
     pages: u64,
-) -> Done {
-    Done(with_memory_checked_out(
-        env,
-        &store,
-        &memory,
-        |store, memory| memory::grow(store, memory, pages).map(|_| ()),
-    ))
+) -> Result<u64, Error> {
+    with_memory_checked_out(env, &store, &memory, |store, memory| {
+        memory::grow(store, memory, pages)
+    })
 }
 
 // Reads and writes come in two schedules: the Elixir side sends copies of more than a few
