@@ -113,7 +113,7 @@ defmodule Wasmex do
   def start_link(%{} = options) do
     Args.name!(Map.get(options, :name))
 
-    with {:ok, state} <- Wasmex.Server.prepare(options) do
+    with {:ok, state} <- Wasmex.Server.Setup.prepare(options) do
       GenServer.start_link(Wasmex.Server, state, Keyword.take(Map.to_list(options), [:name]))
     end
   end
