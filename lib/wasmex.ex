@@ -14,9 +14,10 @@ defmodule Wasmex do
     * `Wasmex.Pool` - a pool of instances of one module.
 
   This module is the convenience API: a GenServer that owns one instance. Calls to it run
-  one at a time, in order, in a runner process of the server, and so do the instance's
-  Elixir imports (`context.pid` is the runner). A call past its timeout is stopped, even
-  inside an Elixir import that never returns, and the server goes on with the next.
+  one at a time, in order. The calls of an instance with Elixir imports run in a runner
+  process of the server, and so do the imports (`context.pid` is the runner). A call past
+  its timeout is stopped, even inside an Elixir import that never returns, and the server
+  goes on with the next.
 
   ## Example
 

@@ -99,6 +99,12 @@ defmodule WasmexTest do
       assert Wasmex.call_function(pid, "roll", []) == {:ok, [4]}
     end
 
+    test "runs the calls of an instance without imports itself, with no runner process" do
+      {:ok, pid} = Wasmex.start_link(%{bytes: seed_wat()})
+      assert Wasmex.call_function(pid, "add", [1, 2]) == {:ok, [3]}
+      assert Process.info(pid, :links) == {:links, [self()]}
+    end
+
     test "takes :wasi" do
       {:ok, pid} = Wasmex.start_link(%{bytes: wasi_exit_wat(), wasi: true})
       assert Wasmex.call_function(pid, "_start", []) == {:error, "Exited with i32 exit status 7"}

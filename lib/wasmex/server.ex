@@ -2,7 +2,8 @@ defmodule Wasmex.Server do
   @moduledoc false
   # The GenServer behind `Wasmex` (the Agent / Agent.Server split): the client functions
   # are in `Wasmex`, the callbacks here. What it owns is built by `Wasmex.Server.Setup`;
-  # its requests run in a runner process (`Wasmex.Server.Runner`) that the server watches.
+  # its requests run as `Wasmex.Server.Runner` says: in the server itself for an instance
+  # without Elixir imports, otherwise in a runner process that the server watches.
   #
   # Watching a runner: the server numbers the requests it hands over and keeps them, with
   # their deadlines, until the runner is done with them (it reads the runner's progress
@@ -34,9 +35,13 @@ defmodule Wasmex.Server do
               "(an Elixir import that did not return), and its runner was restarted"}
 
   @impl true
-  def init(state) do
-    watched = %{progress: Runner.new_progress(), sent: 0, in_flight: :queue.new(), restarts: 0}
-    {:ok, start_runner(Map.merge(state, watched))}
+  def init(%{instance: instance} = state) do
+    if Runner.needed?(instance) do
+      watched = %{progress: Runner.new_progress(), sent: 0, in_flight: :queue.new(), restarts: 0}
+      {:ok, start_runner(Map.merge(state, watched))}
+    else
+      {:ok, Map.put(state, :runner, nil)}
+    end
   end
 
   @impl true
@@ -67,7 +72,15 @@ defmodule Wasmex.Server do
   @impl true
   # `GenServer.stop/1`: the runner goes with the server (an exit signal would do it for
   # any other reason, through the link).
+  def terminate(_reason, %{runner: nil}), do: :ok
   def terminate(_reason, state), do: stop_runner(state)
+
+  defp run(request, _from, %{runner: nil, store: store, instance: instance} = state) do
+    case Runner.run(request, store, instance) do
+      {:reply, reply} -> {:reply, reply, state}
+      :noreply -> {:noreply, state}
+    end
+  end
 
   defp run(request, from, state) do
     %{runner: {runner, _}, sent: sent, in_flight: in_flight} = state
@@ -78,10 +91,14 @@ defmodule Wasmex.Server do
     noreply(%{state | sent: seq, in_flight: in_flight})
   end
 
+  defp reply(reply, %{runner: nil} = state), do: {:reply, reply, state}
+
   defp reply(reply, state) do
     state = watch(state)
     {:reply, reply, state, next_check(state)}
   end
+
+  defp noreply(%{runner: nil} = state), do: {:noreply, state}
 
   defp noreply(state) do
     state = watch(state)

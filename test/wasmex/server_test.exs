@@ -1,7 +1,8 @@
 defmodule Wasmex.ServerTest do
   # The Wasmex GenServer under load: calls past their timeout, and bursts of callers that
-  # give up. Each test runs on a server whose instance has no Elixir imports and on one
-  # whose instance has. Not async: the tests load both schedulers and count on them.
+  # give up. Each test runs on both kinds of server: one whose instance has no Elixir
+  # imports (it runs its calls itself) and one whose instance has (its calls run in a
+  # runner process). Not async: the tests load both schedulers and count on them.
   use ExUnit.Case, async: false
 
   alias Wasmex.{Deadline, Instance}

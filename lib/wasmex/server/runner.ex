@@ -1,11 +1,16 @@
 defmodule Wasmex.Server.Runner do
   @moduledoc false
   # Runs the requests of a `Wasmex` server on its instance (calls, `function_exists`,
-  # `memory`) in a runner process (`start_link/3`): an Elixir import may never return,
-  # and only a process can be killed. The server hands it the requests and watches their
-  # deadlines (see `Wasmex.Server`).
+  # `memory`), in one of two places:
   #
-  # A request whose deadline has passed is not answered: its caller exits as
+  #   * in the server itself (`run/3`), for an instance without Elixir imports: nothing
+  #     but guest code runs then, and `Wasmex.Instance.call_function/5` stops it at the
+  #     call's deadline, so no call can get stuck and a request costs no extra message;
+  #   * in a runner process (`start_link/3`), for an instance with Elixir imports: an
+  #     import may never return, and only a process can be killed. The server hands it
+  #     the requests and watches their deadlines (see `Wasmex.Server`).
+  #
+  # Either way a request whose deadline has passed is not answered: its caller exits as
   # with `GenServer.call/3` (it gives up at that same deadline), never gets a timeout
   # error instead. One that expired while it waited in line is not run at all, so a
   # burst of callers that gave up costs next to nothing.
@@ -28,6 +33,12 @@ defmodule Wasmex.Server.Runner do
   # deadline are started) and of the last one it is done with (answered or skipped).
   @started 1
   @done 2
+
+  @doc false
+  # Whether the requests on `instance` need a runner process: only an Elixir import can
+  # keep a call from stopping at its deadline.
+  @spec needed?(Instance.t()) :: boolean()
+  def needed?(%Instance{callbacks: callbacks}), do: tuple_size(callbacks) > 0
 
   @doc false
   # Runs `request` in this process: `{:reply, reply}`, or `:noreply` once its deadline
