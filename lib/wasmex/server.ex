@@ -94,29 +94,36 @@ defmodule Wasmex.Server do
   defp reply(reply, %{runner: nil} = state), do: {:reply, reply, state}
 
   defp reply(reply, state) do
-    state = watch(state)
-    {:reply, reply, state, next_check(state)}
+    {state, timeout} = watch(state)
+    {:reply, reply, state, timeout}
   end
 
   defp noreply(%{runner: nil} = state), do: {:noreply, state}
 
   defp noreply(state) do
-    state = watch(state)
-    {:noreply, state, next_check(state)}
+    {state, timeout} = watch(state)
+    {:noreply, state, timeout}
   end
 
-  # Forgets the requests the runner is done with, and replaces it if it is stuck.
+  # Forgets the requests the runner is done with, replaces it if it is stuck, and returns
+  # how long until the oldest request left could count as stuck (the GenServer timeout).
   defp watch(state) do
     state = drop_done(state)
 
     case :queue.peek(state.in_flight) do
       {:value, {seq, deadline, _}} when deadline != :infinity ->
-        if Deadline.now() >= deadline + @stuck_ms and Runner.running?(state.progress, seq),
-          do: restart_runner(state),
-          else: state
+        case deadline + @stuck_ms - Deadline.now() do
+          wait when wait > 0 ->
+            {state, min(wait, @max_timeout)}
+
+          _ ->
+            if Runner.running?(state.progress, seq),
+              do: watch(restart_runner(state)),
+              else: {state, @recheck_ms}
+        end
 
       _ ->
-        state
+        {state, :infinity}
     end
   end
 
@@ -127,20 +134,6 @@ defmodule Wasmex.Server do
     case :queue.peek(in_flight) do
       {:value, {seq, _, _}} when seq <= done -> drop_done(:queue.drop(in_flight), done)
       _ -> in_flight
-    end
-  end
-
-  # How long until the oldest request in flight could count as stuck.
-  defp next_check(state) do
-    case :queue.peek(state.in_flight) do
-      {:value, {_, deadline, _}} when deadline != :infinity ->
-        case deadline + @stuck_ms - Deadline.now() do
-          wait when wait > 0 -> min(wait, @max_timeout)
-          _ -> @recheck_ms
-        end
-
-      _ ->
-        :infinity
     end
   end
 
