@@ -49,9 +49,9 @@ defmodule Wasmex.ServerTest do
         {:ok, server} = start_server(ctx.kind)
         {:ok, store} = Wasmex.store(server)
         {:ok, instance} = Wasmex.instance(server)
-        load(6)
+        load(4)
 
-        for round <- 1..150 do
+        for round <- 1..100 do
           timeout = rem(round, 8) + 1
 
           outcome = call(server, "spin", timeout)
@@ -67,7 +67,7 @@ defmodule Wasmex.ServerTest do
         refute_received _
         # Most calls reached the guest (a request that waited past its deadline is not run).
         assert {:ok, runs} = Instance.get_global_value(store, instance, "runs")
-        assert runs in 1..150
+        assert runs in 1..100
       end
 
       test "answers a fresh call at once after a burst of callers that give up", ctx do
