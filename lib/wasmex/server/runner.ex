@@ -10,10 +10,11 @@ defmodule Wasmex.Server.Runner do
   #     import may never return, and only a process can be killed. The server hands it
   #     the requests and watches their deadlines (see `Wasmex.Server`).
   #
-  # Either way a request whose deadline has passed is not answered: its caller exits as
-  # with `GenServer.call/3` (it gives up at that same deadline), never gets a timeout
-  # error instead. One that expired while it waited in line is not run at all, so a
-  # burst of callers that gave up costs next to nothing.
+  # Either way a call is given its caller's deadline, and one that ends past it with an
+  # error (the timeout's: the guest was stopped there) is not answered: its caller, who
+  # gives up at that same deadline, exits as with `GenServer.call/3` and never gets a
+  # timeout error instead. A request that expired while it waited in line is not run at
+  # all, so a burst of callers that gave up costs next to nothing.
   #
   # A reply is `{:ok, result}`, or `{:raise, exception}` for an exception (an
   # ArgumentError, e.g. a function name that is not UTF-8): `Wasmex` raises it in the
