@@ -71,11 +71,33 @@ defmodule Bench.W1 do
     server = Bench.per_call(fn -> Wasmex.call_function(pid, "add", [2, 3]) end, 5_000, 50)
     GenServer.stop(pid)
 
+    # A bare GenServer round trip (with a timeout, as above), the server path's own floor.
+    {:ok, agent} = Agent.start_link(fn -> nil end)
+    round_trip = Bench.per_call(fn -> Agent.get(agent, & &1, 5_000) end, 5_000, 50)
+    Agent.stop(agent)
+
+    # The same through a server whose instance has an Elixir import (not called): its
+    # calls go through the runner process that bounds a callback that never returns.
+    imports = %{"env" => %{"f" => {:fn, [], [], fn _context -> nil end}}}
+    wat = String.replace(Bench.Guests.add_wat(), "(module", ~S[(module (import "env" "f" (func))])
+    {:ok, pid} = Wasmex.start_link(%{bytes: wat, imports: imports})
+    runner = Bench.per_call(fn -> Wasmex.call_function(pid, "add", [2, 3]) end, 5_000, 50)
+    GenServer.stop(pid)
+
     [
       Bench.row("W1", "empty NIF call (floor)", noop, "µs", nil),
       Bench.row("W1", "Instance.call_function add", direct, "µs", {:le, 1.0}),
       Bench.row("W1", "add / empty NIF call", direct.median / noop.median, "x", nil),
-      Bench.row("W1", "Wasmex.call_function(pid) add", server, "µs", {:le, 4.0})
+      Bench.row("W1", "GenServer.call round trip (floor)", round_trip, "µs", nil),
+      Bench.row("W1", "Wasmex.call_function(pid) add", server, "µs", {:le, 3.0}),
+      Bench.row(
+        "W1",
+        "Wasmex.call_function(pid) p99 / median",
+        server.p99 / server.median,
+        "x",
+        {:le, 3.0}
+      ),
+      Bench.row("W1", "Wasmex.call_function(pid) add, with imports", runner, "µs", nil)
     ]
   end
 end

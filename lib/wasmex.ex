@@ -14,9 +14,10 @@ defmodule Wasmex do
     * `Wasmex.Pool` - a pool of instances of one module.
 
   This module is the convenience API: a GenServer that owns one instance. Calls to it run
-  one at a time, in order, in a runner process of the server, and so do the instance's
-  Elixir imports (`context.pid` is the runner). A call past its timeout is stopped, even
-  inside an Elixir import that never returns, and the server goes on with the next.
+  one at a time, in order. The calls of an instance with Elixir imports run in a runner
+  process of the server, and so do the imports (`context.pid` is the runner). A call past
+  its timeout is stopped, even inside an Elixir import that never returns, and the server
+  goes on with the next.
 
   ## Example
 
@@ -31,9 +32,7 @@ defmodule Wasmex do
 
   import Wasmex.Args, only: [is_server: 1, is_timeout: 1]
 
-  alias Wasmex.{Args, Instance, Memory, Module, StoreOrCaller}
-
-  @grace_ms 10
+  alias Wasmex.{Args, Deadline, Instance, Memory, Module, StoreOrCaller}
 
   @typedoc """
   Options of `start_link/1`, as a map (or keyword list).
@@ -76,7 +75,7 @@ defmodule Wasmex do
     * `:store` - the store to use. Defaults to a new store (a WASI store with `:wasi`).
     * `:instance` - an existing instance; needs its `:store` and `:module`.
     * `:imports` - Elixir imports, as in `Wasmex.Instance.new/4`. Their callbacks run in the
-      server process. Defaults to `%{}`.
+      server's runner process (`context.pid`). Defaults to `%{}`.
     * `:links` - modules to link, by import namespace: `%{"utils" => %{bytes: wasm}}` or
       `%{"utils" => %{module: module}}`; a link may have `:links` of its own. Nested links
       are instantiated first. Defaults to `%{}`.
@@ -113,7 +112,7 @@ defmodule Wasmex do
   def start_link(%{} = options) do
     Args.name!(Map.get(options, :name))
 
-    with {:ok, state} <- Wasmex.Server.prepare(options) do
+    with {:ok, state} <- Wasmex.Server.Setup.prepare(options) do
       GenServer.start_link(Wasmex.Server, state, Keyword.take(Map.to_list(options), [:name]))
     end
   end
@@ -124,7 +123,8 @@ defmodule Wasmex do
   Calls the exported function `name` (a string or an atom) with `params`.
 
   Calls run one at a time, in order. If one does not finish within `timeout`
-  milliseconds, the caller exits as with `GenServer.call/3`, and the guest is stopped (an
+  milliseconds, the caller exits as with `GenServer.call/3` (with
+  `{:timeout, {GenServer, :call, _}}`, never a timeout error), and the guest is stopped (an
   Elixir import that has not returned 100 ms later is killed with its runner process): the
   server stays up, keeps the instance and serves the next call.
 
@@ -146,16 +146,10 @@ defmodule Wasmex do
     # Checked here: a bad argument is the caller's ArgumentError, never a crash of the server.
     unless Args.proper_list?(params), do: Args.invalid!(params: {:list, params})
 
-    # The guest gets a little longer than the caller waits, so that a call past its timeout
-    # always ends with the caller's exit (and the guest stopped right after), never with
-    # a race between the two.
-    deadline =
-      if timeout == :infinity,
-        do: :infinity,
-        else: Wasmex.Deadline.from_timeout(timeout + @grace_ms)
-
+    # The guest's deadline is the caller's: the server stops the guest there and does not
+    # answer a call past it, so the caller always leaves with `GenServer.call/3`'s exit.
     server
-    |> GenServer.call({:call_function, stringify(name), params, deadline}, timeout)
+    |> GenServer.call({:call_function, name, params, Deadline.from_timeout(timeout)}, timeout)
     |> unwrap!()
   end
 
@@ -179,7 +173,7 @@ defmodule Wasmex do
   """
   @spec function_exists(GenServer.server(), String.t() | atom()) :: boolean()
   def function_exists(server, name) when is_server(server) and (is_binary(name) or is_atom(name)),
-    do: server |> GenServer.call({:function_exists, stringify(name)}) |> unwrap!()
+    do: server |> GenServer.call({:function_exists, name}) |> unwrap!()
 
   def function_exists(server, name),
     do: Args.invalid!(server: {:server, server}, name: {:name, name})
@@ -224,10 +218,7 @@ defmodule Wasmex do
   def instance(server) when is_server(server), do: GenServer.call(server, :instance)
   def instance(server), do: Args.invalid!(server: {:server, server})
 
-  # See `Wasmex.Server`: an ArgumentError in the server is raised here, in the caller.
+  # See `Wasmex.Server.Runner`: an exception in the server is raised here, in the caller.
   defp unwrap!({:ok, result}), do: result
   defp unwrap!({:raise, error}), do: raise(error)
-
-  defp stringify(name) when is_binary(name), do: name
-  defp stringify(name) when is_atom(name), do: Atom.to_string(name)
 end

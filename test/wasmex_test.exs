@@ -99,6 +99,12 @@ defmodule WasmexTest do
       assert Wasmex.call_function(pid, "roll", []) == {:ok, [4]}
     end
 
+    test "runs the calls of an instance without imports itself, with no runner process" do
+      {:ok, pid} = Wasmex.start_link(%{bytes: seed_wat()})
+      assert Wasmex.call_function(pid, "add", [1, 2]) == {:ok, [3]}
+      assert Process.info(pid, :links) == {:links, [self()]}
+    end
+
     test "takes :wasi" do
       {:ok, pid} = Wasmex.start_link(%{bytes: wasi_exit_wat(), wasi: true})
       assert Wasmex.call_function(pid, "_start", []) == {:error, "Exited with i32 exit status 7"}
@@ -169,8 +175,15 @@ defmodule WasmexTest do
     end
 
     test "the server forgets the requests its runner answered" do
-      {:ok, pid} = Wasmex.start_link(%{bytes: seed_wat()})
-      for n <- 1..1_000, do: {:ok, [_]} = Wasmex.call_function(pid, "add", [n, 1])
+      imports = %{
+        env: %{
+          host_log: {:fn, [:i32, :i32], [], fn _context, _ptr, _len -> nil end},
+          host_random: {:fn, [], [:i32], fn _context -> 4 end}
+        }
+      }
+
+      {:ok, pid} = Wasmex.start_link(%{bytes: host_callbacks_wat(), imports: imports})
+      for _ <- 1..1_000, do: {:ok, [4]} = Wasmex.call_function(pid, "roll", [])
       # Only the last request may still be on its books (it is dropped at the next message).
       assert :queue.len(:sys.get_state(pid).in_flight) <= 1
     end
