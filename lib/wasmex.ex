@@ -155,7 +155,10 @@ defmodule Wasmex do
         else: Wasmex.Deadline.from_timeout(timeout + @grace_ms)
 
     server
-    |> GenServer.call({:call_function, stringify(name), params, deadline}, timeout)
+    |> GenServer.call(
+      {:call_function, Args.name_string!(name, "a function name"), params, deadline},
+      timeout
+    )
     |> unwrap!()
   end
 
@@ -179,7 +182,10 @@ defmodule Wasmex do
   """
   @spec function_exists(GenServer.server(), String.t() | atom()) :: boolean()
   def function_exists(server, name) when is_server(server) and (is_binary(name) or is_atom(name)),
-    do: server |> GenServer.call({:function_exists, stringify(name)}) |> unwrap!()
+    do:
+      server
+      |> GenServer.call({:function_exists, Args.name_string!(name, "a function name")})
+      |> unwrap!()
 
   def function_exists(server, name),
     do: Args.invalid!(server: {:server, server}, name: {:name, name})
@@ -227,7 +233,4 @@ defmodule Wasmex do
   # See `Wasmex.Server`: an ArgumentError in the server is raised here, in the caller.
   defp unwrap!({:ok, result}), do: result
   defp unwrap!({:raise, error}), do: raise(error)
-
-  defp stringify(name) when is_binary(name), do: name
-  defp stringify(name) when is_atom(name), do: Atom.to_string(name)
 end

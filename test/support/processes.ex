@@ -69,26 +69,26 @@ defmodule Wasmex.TestProcesses do
     spawn(fn -> send(test, {:result, self(), fun.()}) end)
   end
 
-  @doc "Makes `Wasmex.Call.await/2` (a caller waiting for a busy store) traceable."
+  @doc "Makes `Wasmex.Native.await/3` (a caller waiting for a busy store) traceable."
   def trace_store_waits do
-    Code.ensure_loaded!(Wasmex.Call)
-    1 = :erlang.trace_pattern({Wasmex.Call, :await, 2}, true, [:local])
+    Code.ensure_loaded!(Wasmex.Native)
+    1 = :erlang.trace_pattern({Wasmex.Native, :await, 3}, true, [:local])
     :ok
   end
 
   @doc """
-  Makes `Wasmex.Native.call_resume(store, nil)` (the next slice of a guest that is running)
+  Makes `Wasmex.Native.call_resume(store)` (the next slice of a guest that is running)
   traceable.
   """
   def trace_guest_slices do
     Code.ensure_loaded!(Wasmex.Native)
-    1 = :erlang.trace_pattern({Wasmex.Native, :call_resume, 2}, [{[:_, nil], [], []}], [:local])
+    1 = :erlang.trace_pattern({Wasmex.Native, :call_resume, 1}, true, [:local])
     :ok
   end
 
   def untrace do
-    :erlang.trace_pattern({Wasmex.Call, :await, 2}, false, [:local])
-    :erlang.trace_pattern({Wasmex.Native, :call_resume, 2}, false, [:local])
+    :erlang.trace_pattern({Wasmex.Native, :await, 3}, false, [:local])
+    :erlang.trace_pattern({Wasmex.Native, :call_resume, 1}, false, [:local])
     :ok
   end
 
@@ -105,7 +105,7 @@ defmodule Wasmex.TestProcesses do
         send(test, {:result, self(), fun.()})
       end)
 
-    await_call(pid, fn -> send(pid, :go) end, {Wasmex.Call, :await})
+    await_call(pid, fn -> send(pid, :go) end, {Wasmex.Native, :await})
     pid
   end
 
@@ -113,7 +113,7 @@ defmodule Wasmex.TestProcesses do
   Runs `trigger` and returns once `pid` (which must not make the traced call before
   `trigger` runs) waits for a busy store. Needs `trace_store_waits/0`.
   """
-  def await_store_wait(pid, trigger), do: await_call(pid, trigger, {Wasmex.Call, :await})
+  def await_store_wait(pid, trigger), do: await_call(pid, trigger, {Wasmex.Native, :await})
 
   @doc """
   Runs `trigger` and returns once `pid` is running guest code: it resumed a guest after a

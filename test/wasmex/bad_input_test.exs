@@ -94,7 +94,6 @@ defmodule Wasmex.BadInputTest do
     ],
     Module => [
       compile: 2,
-      dirty_size: 0,
       exports: 1,
       imports: 1,
       name: 1,
@@ -479,7 +478,6 @@ defmodule Wasmex.BadInputTest do
         {{Memory, :size, 2}, [:store, :memory]},
         {{Memory, :write_binary, 4}, [:store, :memory, :int, :binary]},
         {{Module, :compile, 2}, [:any_store, :wasm]},
-        {{Module, :dirty_size, 0}, []},
         {{Module, :exports, 1}, [:any_module]},
         {{Module, :imports, 1}, [:any_module]},
         {{Module, :name, 1}, [:any_module]},
@@ -554,7 +552,6 @@ defmodule Wasmex.BadInputTest do
   defp result_ok?({Memory, :size, 2}, result), do: is_integer(result) and result >= 0
   defp result_ok?({Memory, :write_binary, 4}, result), do: result == :ok
   defp result_ok?({Module, :compile, 2}, result), do: match?({:ok, %Module{}}, result)
-  defp result_ok?({Module, :dirty_size, 0}, result), do: is_integer(result)
   defp result_ok?({Module, :exports, 1}, result), do: is_map(result)
   defp result_ok?({Module, :imports, 1}, result), do: is_map(result)
   defp result_ok?({Module, :name, 1}, result), do: is_binary(result) or is_nil(result)

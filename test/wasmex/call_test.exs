@@ -140,7 +140,10 @@ defmodule Wasmex.CallTest do
     %{store: store} = instantiate(loop_wat())
 
     assert {:error, "no suspended call of this process on this store"} =
-             Wasmex.Native.call_resume(store.resource, nil)
+             Wasmex.Native.call_resume(store.resource)
+
+    assert {:error, "no suspended call of this process on this store"} =
+             Wasmex.Native.call_resume_host(store.resource, [])
 
     assert {:error, "no suspended call of this process on this store"} =
              Wasmex.Native.call_abort(store.resource, nil)

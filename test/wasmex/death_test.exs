@@ -5,8 +5,8 @@ defmodule Wasmex.DeathTest do
   # another process, within a timeout) and no process may be left behind.
   #
   # Synchronisation is by messages from the guest's imports, monitors, and call tracing
-  # of `Wasmex.Call.await/2` (a caller queued for a busy store) and
-  # `Wasmex.Native.call_resume(store, nil)` (a guest resumed after a full slice): never
+  # of `Wasmex.Native.await/3` (a caller queued for a busy store) and
+  # `Wasmex.Native.call_resume(store)` (a guest resumed after a full slice): never
   # by sleeping. Not async: call trace patterns are global, and the tests count processes.
   use ExUnit.Case, async: false
 
@@ -179,10 +179,10 @@ defmodule Wasmex.DeathTest do
     # Writes above 4 MB run on a dirty scheduler, with the store checked out meanwhile.
     big = :binary.copy(<<7>>, 5 * 1024 * 1024)
     Code.ensure_loaded!(Wasmex.Native)
-    1 = :erlang.trace_pattern({Wasmex.Native, :memory_write_binary_dirty, 4}, true, [:local])
+    1 = :erlang.trace_pattern({Wasmex.Native, :memory_write_binary_dirty_nif, 4}, true, [:local])
 
     on_exit(fn ->
-      :erlang.trace_pattern({Wasmex.Native, :memory_write_binary_dirty, 4}, false, [:local])
+      :erlang.trace_pattern({Wasmex.Native, :memory_write_binary_dirty_nif, 4}, false, [:local])
     end)
 
     writer =
@@ -192,7 +192,10 @@ defmodule Wasmex.DeathTest do
 
     1 = :erlang.trace(writer, true, [:call])
     send(writer, :go)
-    assert_receive {:trace, ^writer, :call, {Wasmex.Native, :memory_write_binary_dirty, _}}, 5_000
+
+    assert_receive {:trace, ^writer, :call, {Wasmex.Native, :memory_write_binary_dirty_nif, _}},
+                   5_000
+
     waiter = call(ctx, "count", [11])
     assert kill(writer) == :killed
 

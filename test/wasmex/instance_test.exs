@@ -72,7 +72,7 @@ defmodule Wasmex.InstanceTest do
         })
       end
 
-      assert_raise ArgumentError, ~r/strings or atoms/, fn ->
+      assert_raise ArgumentError, ~r/a string or an atom/, fn ->
         Wasmex.Instance.new(store, module, %{1 => %{}})
       end
 
