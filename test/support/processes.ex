@@ -93,6 +93,37 @@ defmodule Wasmex.TestProcesses do
   end
 
   @doc """
+  Runs `fun` in a new process and returns `{result, calls}`: the names of the calls it made
+  to the given private `Wasmex.Native` functions (`[memory_read_binary_dirty_nif: 4]`),
+  in order. To see which NIF of a normal/dirty twin pair did the work.
+  """
+  def native_calls(fun, functions) do
+    for {name, arity} <- functions do
+      # Left on: other tests may trace the same function at the same time.
+      :erlang.trace_pattern({Wasmex.Native, name, arity}, true, [:local])
+    end
+
+    test = self()
+    pid = spawn(fn -> receive(do: (:go -> send(test, {:native_calls, self(), fun.()}))) end)
+    1 = :erlang.trace(pid, true, [:call])
+    send(pid, :go)
+    assert_receive {:native_calls, ^pid, result}, 60_000
+    ref = :erlang.trace_delivered(pid)
+    assert_receive {:trace_delivered, ^pid, ^ref}, 5_000
+    {result, collect_calls(pid, Keyword.keys(functions), [])}
+  end
+
+  defp collect_calls(pid, names, calls) do
+    receive do
+      {:trace, ^pid, :call, {Wasmex.Native, name, _args}} ->
+        calls = if name in names, do: [name | calls], else: calls
+        collect_calls(pid, names, calls)
+    after
+      0 -> Enum.reverse(calls)
+    end
+  end
+
+  @doc """
   Like `start/1`, and returns once the new process waits for a busy store: it was refused
   and queued by the NIF. Needs `trace_store_waits/0`.
   """

@@ -41,7 +41,7 @@ use crate::{
     schedule::Schedule,
     wasi::StreamTarget,
 };
-use rustler::{Env, LocalPid, Monitor, ResourceArc};
+use rustler::{Encoder, Env, LocalPid, Monitor, OwnedEnv, ResourceArc};
 use std::collections::{HashMap, VecDeque};
 use wasmex_core::{call::Suspended, Error};
 
@@ -311,7 +311,7 @@ impl State {
         self.owner = None;
         while let Some((pid, monitor)) = self.queue.pop() {
             // A waiter that died is skipped (its monitor fired, or will, harmlessly).
-            if !pid.is_alive(env) || env.send(&pid, (atoms::store_free(), id)).is_err() {
+            if !notify(env, pid, id) {
                 continue;
             }
             self.owner = Some(pid);
@@ -348,6 +348,26 @@ impl State {
         self.calls.clear();
         self.hand_off(None, env, id);
     }
+}
+
+/// Tells `pid` that the store `id` is its own now; `false` when `pid` is dead.
+///
+/// A NIF whose own process died cannot send (an owner killed while its dirty NIF had the
+/// store checked out hands the store on from that NIF): a short-lived thread sends then.
+fn notify(env: Env, pid: LocalPid, id: u64) -> bool {
+    if env.send(&pid, (atoms::store_free(), id)).is_ok() {
+        return true;
+    }
+    if !pid.is_alive(env) {
+        return false;
+    }
+    let sender = std::thread::Builder::new().name("wasmex store hand-off".into());
+    sender
+        .spawn(move || {
+            let message = |env| (atoms::store_free(), id).encode(env);
+            let _ = OwnedEnv::new().send_and_clear(&pid, message);
+        })
+        .is_ok()
 }
 
 /// The processes waiting for a store, first come first served.
