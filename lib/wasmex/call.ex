@@ -105,8 +105,8 @@ defmodule Wasmex.Call do
     drive(reply, call)
   end
 
-  # The map form: `fn context -> ... end` with the arguments in `context.params`;
-  # Wasmex's form: `fn context, a, b -> ... end`. With no params both are `fn context`.
+  # `fn context -> ... end` with the arguments in `context.params`, or Wasmex's form
+  # `fn context, a, b -> ... end`. With no params both are `fn context`.
   defp invoke(fun, context, _params) when is_function(fun, 1), do: fun.(context)
   defp invoke(fun, context, params), do: apply(fun, [context | params])
 

@@ -206,11 +206,13 @@ impl Heavy {
             store.start_budget();
             match self.0 {
                 HeavyWork::Instruction(fuel, mut results) => {
-                    // Enough fuel for the instruction and no more: the guest stops at the
-                    // next fuel check after it. Not a sample for the slice calibration:
-                    // bulk work costs far more time per unit of fuel than ordinary code.
-                    let required = fuel.required_fuel();
-                    let outcome = store.metered(required, false, |s| fuel.resume(s, &mut results));
+                    // Fuel for the instruction and one slice more: the guest stops within
+                    // a slice after it. (The slice more also pays for wasmi 2.0.0's
+                    // `table.grow`, which resumes a few instructions before itself.) Not a
+                    // sample for the slice calibration: bulk work costs far more time per
+                    // unit of fuel than ordinary code.
+                    let budget = fuel.required_fuel().saturating_add(store.slice());
+                    let outcome = store.metered(budget, false, |s| fuel.resume(s, &mut results));
                     store.settle(outcome, results)
                 }
                 HeavyWork::Host(work, after) => {

@@ -573,3 +573,26 @@ fn host_functions_hand_heavy_work_over_and_the_guest_gets_its_results() {
         "out of bounds memory access"
     );
 }
+
+/// wasmi 2.0.0's `table.grow` resumes a few instructions before itself after running out
+/// of fuel; a heavy resume with only the instruction's fuel then ran out again, for ever.
+#[test]
+fn a_heavy_table_grow_finishes() {
+    const GROW: &str = r#"(module (table $t 0 funcref)
+      (func (export "grow") (param i32) (result i32)
+        (drop (table.grow $t (ref.null func) (local.get 0)))
+        (table.size $t)))"#;
+    let engine = EngineOptions::default().engine();
+    let module = Module::compile(&engine, GROW.as_bytes()).unwrap();
+    let mut store = Store::new(&engine, None, &Limits::default());
+    store.set_slice(Some(10_000));
+    let Instantiated { instance, .. } =
+        instance::instantiate(&mut store, &module, &[], &[]).unwrap();
+    let func = instance::func(&store, instance, "grow").unwrap();
+    let step = store
+        .call(func, [Input::Int(1_000_000)].into_iter())
+        .unwrap();
+    assert!(matches!(step, Step::Suspended(Suspended::Heavy(_))));
+    let results = finish(&mut store, step).unwrap();
+    assert_eq!(results[0].i32(), Some(1_000_000));
+}

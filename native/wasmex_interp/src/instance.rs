@@ -79,29 +79,32 @@ type Instantiated = (
 
 twin!(new(store, module, imports, links) => "instance_new_nif", "instance_new_dirty_nif",
     (store: ResourceArc<StoreResource>, module: ResourceArc<ModuleResource>,
-     imports: Vec<ImportTerm<'a>>, links: Vec<(String, ResourceArc<ModuleResource>)>)
+     imports: Term<'a>, links: Vec<(String, ResourceArc<ModuleResource>)>)
     -> NifResult<Term<'a>>);
 
 /// Instantiates on a normal scheduler only when what instantiation allocates and copies is
-/// small (see `crate::schedule::instantiation_work`).
+/// small (see `crate::schedule::instantiation_work`). The imports are counted before they
+/// are decoded: decoding 200,000 of them is work for the dirty twin too.
 fn new<'a>(
     schedule: Schedule,
     env: Env<'a>,
     store: ResourceArc<StoreResource>,
     module: ResourceArc<ModuleResource>,
-    imports: Vec<ImportTerm<'a>>,
+    imports: Term<'a>,
     links: Vec<(String, ResourceArc<ModuleResource>)>,
 ) -> NifResult<Term<'a>> {
+    let import_count = imports.list_length()?;
     let bytes = links
         .iter()
         .map(|(_, linked)| &linked.module)
         .chain([&module.module])
         .map(Module::instantiation_bytes)
         .fold(0, u64::saturating_add);
-    let work = schedule::instantiation_work(bytes, imports.len());
+    let work = schedule::instantiation_work(bytes, import_count);
     if let Err(refusal) = schedule.admit(work, INSTANTIATE_BYTES) {
         return Ok(refusal.encode(env));
     }
+    let imports: Vec<ImportTerm> = imports.decode()?;
     let specs: Vec<ImportSpec> = match imports.into_iter().map(import_spec).collect() {
         Ok(specs) => specs,
         Err(error) => return Ok(Refusal::from(error).encode(env)),
