@@ -424,16 +424,23 @@ const BULK: &str = r#"(module
     (table.copy $t $t (i32.const 1) (i32.const 0) (i32.sub (table.size $t) (i32.const 1)))
     (i32.add (i32.mul (memory.size) (i32.const 1000)) (i32.load8_u (i32.const 100000)))))"#;
 
-/// Runs `bulk(pages)` with `slice` fuel per slice: its result, the fuel it used, and how
-/// many heavy suspensions it went through.
-fn run_bulk(slice: u64, pages: i32) -> (i32, u64, usize) {
+/// A store with `fuel` for the user (if any) and `slice` fuel per slice, and the function
+/// `name` of an instance of `wat` in it.
+fn sliced(wat: &str, fuel: Option<u64>, slice: u64, name: &str) -> (Store, wasmi::Func) {
     let engine = EngineOptions::default().engine();
-    let module = Module::compile(&engine, BULK.as_bytes()).unwrap();
-    let mut store = Store::new(&engine, Some(u64::MAX), &Limits::default());
+    let module = Module::compile(&engine, wat.as_bytes()).unwrap();
+    let mut store = Store::new(&engine, fuel, &Limits::default());
     store.set_slice(Some(slice));
     let Instantiated { instance, .. } =
         instance::instantiate(&mut store, &module, &[], &[]).unwrap();
-    let func = instance::func(&store, instance, "bulk").unwrap();
+    let func = instance::func(&store, instance, name).unwrap();
+    (store, func)
+}
+
+/// Runs `bulk(pages)` with `slice` fuel per slice: its result, the fuel it used, and how
+/// many heavy suspensions it went through.
+fn run_bulk(slice: u64, pages: i32) -> (i32, u64, usize) {
+    let (mut store, func) = sliced(BULK, Some(u64::MAX), slice, "bulk");
     let mut step = store.call(func, [Input::Int(pages.into())].into_iter());
     let mut heavy = 0;
     let results = loop {
@@ -459,13 +466,7 @@ fn instructions_too_big_for_a_slice_are_heavy_with_the_same_results_and_fuel() {
     // One slice holds everything: nothing is heavy, and the results and fuel are the same.
     assert_eq!(run_bulk(100_000_000, 64), (result, used, 0));
     // User fuel short of a heavy instruction is a trap before it runs.
-    let engine = EngineOptions::default().engine();
-    let module = Module::compile(&engine, BULK.as_bytes()).unwrap();
-    let mut store = Store::new(&engine, Some(50_000), &Limits::default());
-    store.set_slice(Some(10_000));
-    let Instantiated { instance, .. } =
-        instance::instantiate(&mut store, &module, &[], &[]).unwrap();
-    let func = instance::func(&store, instance, "bulk").unwrap();
+    let (mut store, func) = sliced(BULK, Some(50_000), 10_000, "bulk");
     let outcome = store
         .call(func, [Input::Int(64)].into_iter())
         .and_then(|step| finish(&mut store, step));
@@ -582,13 +583,7 @@ fn a_heavy_table_grow_finishes() {
       (func (export "grow") (param i32) (result i32)
         (drop (table.grow $t (ref.null func) (local.get 0)))
         (table.size $t)))"#;
-    let engine = EngineOptions::default().engine();
-    let module = Module::compile(&engine, GROW.as_bytes()).unwrap();
-    let mut store = Store::new(&engine, None, &Limits::default());
-    store.set_slice(Some(10_000));
-    let Instantiated { instance, .. } =
-        instance::instantiate(&mut store, &module, &[], &[]).unwrap();
-    let func = instance::func(&store, instance, "grow").unwrap();
+    let (mut store, func) = sliced(GROW, None, 10_000, "grow");
     let step = store
         .call(func, [Input::Int(1_000_000)].into_iter())
         .unwrap();

@@ -156,14 +156,10 @@ fn get_global_value<'a>(
     instance: ResourceArc<InstanceResource>,
     name: &str,
 ) -> Term<'a> {
-    let answer = store
-        .check(instance.store_id, "instance")
-        .map_err(Refusal::from)
-        .and_then(|()| {
-            StoreResource::with(&store, env, |store| {
-                instance::global_value(store, instance.instance, name)
-            })
-        });
+    let handle = (instance.store_id, "instance");
+    let answer = StoreResource::with_handle(&store, env, handle, |store| {
+        instance::global_value(store, instance.instance, name)
+    });
     reply::ok(env, answer.map(|value| value::encode(env, &value)))
 }
 
@@ -176,13 +172,9 @@ fn set_global_value<'a>(
     new_value: Term<'a>,
 ) -> Term<'a> {
     let input = value::input(new_value);
-    let answer = store
-        .check(instance.store_id, "instance")
-        .map_err(Refusal::from)
-        .and_then(|()| {
-            StoreResource::with(&store, env, |store| {
-                instance::set_global_value(store, instance.instance, name, input)
-            })
-        });
+    let handle = (instance.store_id, "instance");
+    let answer = StoreResource::with_handle(&store, env, handle, |store| {
+        instance::set_global_value(store, instance.instance, name, input)
+    });
     reply::done(env, answer)
 }

@@ -2,7 +2,7 @@
 
 use crate::{
     instance::InstanceResource,
-    reply::{self, Answer, Refusal},
+    reply::{self, Answer},
     schedule::{self, twin, Schedule, COPY_BYTES},
     store::StoreResource,
 };
@@ -46,8 +46,9 @@ fn with_memory<R>(
     memory: &MemoryResource,
     f: impl FnOnce(&mut Store, wasmi::Memory) -> Result<R, Error>,
 ) -> Answer<R> {
-    store.check(memory.store_id, "memory")?;
-    StoreResource::with(store, env, |store| f(store, memory.memory))
+    StoreResource::with_handle(store, env, (memory.store_id, "memory"), |store| {
+        f(store, memory.memory)
+    })
 }
 
 /// Runs a long operation on `memory` with the store checked out, so that the lock is free
@@ -69,14 +70,10 @@ fn from_instance<'a>(
     instance: ResourceArc<InstanceResource>,
     name: Option<&str>,
 ) -> Term<'a> {
-    let answer = store
-        .check(instance.store_id, "instance")
-        .map_err(Refusal::from)
-        .and_then(|()| {
-            StoreResource::with(&store, env, |store| {
-                instance::memory(store, instance.instance, name)
-            })
-        });
+    let handle = (instance.store_id, "instance");
+    let answer = StoreResource::with_handle(&store, env, handle, |store| {
+        instance::memory(store, instance.instance, name)
+    });
     reply::ok(env, answer.map(|memory| ExMemory::new(store.id, memory)))
 }
 

@@ -110,6 +110,22 @@ impl StoreResource {
         Ok(result?)
     }
 
+    /// [`StoreResource::with`] for a handle of `kind` (an instance, a memory) made in store
+    /// `store_id`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ForeignHandle`] for a handle of another store, or those of `with`.
+    pub(crate) fn with_handle<R>(
+        this: &ResourceArc<Self>,
+        env: Env,
+        (store_id, kind): (u64, &'static str),
+        f: impl FnOnce(&mut Store) -> Result<R, Error>,
+    ) -> Answer<R> {
+        this.check(store_id, kind)?;
+        Self::with(this, env, f)
+    }
+
     /// Checks the store out for a long operation (guest code, or host work on a dirty
     /// scheduler): the calling process owns the store until [`StoreResource::checkin`],
     /// and the lock is free meanwhile. To resume, the owner's innermost suspended call is
