@@ -182,6 +182,7 @@ defmodule Wasmex.Memory do
 
   def set_byte(store, memory, _index, _value), do: invalid!(store, memory)
 
+  @spec invalid!(term(), term()) :: no_return()
   defp invalid!(store, memory),
     do: Args.invalid!(store: {StoreOrCaller, store}, memory: {__MODULE__, memory})
 end
