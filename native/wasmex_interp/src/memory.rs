@@ -98,12 +98,14 @@ fn grow(
     memory: ResourceArc<MemoryResource>,
     pages: u64,
 ) -> Term<'_> {
-    if let Err(refusal) = schedule.admit(pages.saturating_mul(65_536), COPY_BYTES) {
+    let bytes = pages.saturating_mul(65_536);
+    if let Err(refusal) = schedule.admit(bytes, COPY_BYTES) {
         return refusal.encode(env);
     }
     let answer = with_memory_checked_out(env, &store, &memory, |store, memory| {
         memory::grow(store, memory, pages).map(|_| ())
     });
+    schedule::consume_bytes(env, schedule, bytes);
     reply::done(env, answer)
 }
 
