@@ -149,7 +149,11 @@ defmodule Wasmex do
     # The guest's deadline is the caller's: the server stops the guest there and does not
     # answer a call past it, so the caller always leaves with `GenServer.call/3`'s exit.
     server
-    |> GenServer.call({:call_function, name, params, Deadline.from_timeout(timeout)}, timeout)
+    |> GenServer.call(
+      {:call_function, Args.name_string!(name, "a function name"), params,
+       Deadline.from_timeout(timeout)},
+      timeout
+    )
     |> unwrap!()
   end
 
@@ -173,7 +177,10 @@ defmodule Wasmex do
   """
   @spec function_exists(GenServer.server(), String.t() | atom()) :: boolean()
   def function_exists(server, name) when is_server(server) and (is_binary(name) or is_atom(name)),
-    do: server |> GenServer.call({:function_exists, name}) |> unwrap!()
+    do:
+      server
+      |> GenServer.call({:function_exists, Args.name_string!(name, "a function name")})
+      |> unwrap!()
 
   def function_exists(server, name),
     do: Args.invalid!(server: {:server, server}, name: {:name, name})

@@ -15,7 +15,7 @@ use arbitrary::{Result, Unstructured};
 use std::collections::BTreeMap;
 use std::sync::{Mutex, OnceLock};
 use wasmex_core::{
-    call::{Call, Step},
+    call::{HostCall, Step, Suspended},
     engine::{CompilationMode, EngineOptions, Features},
     imports::ImportSpec,
     instance::{self, Instantiated, Link},
@@ -304,23 +304,15 @@ fn drive(
                 return Ok(false);
             }
             Ok(Step::Done(_)) => return Ok(true),
-            Ok(Step::Yield(call)) => store.resume(call),
-            Ok(Step::Sleep(call, _duration)) => {
+            Ok(Step::Suspended(Suspended::Yield(call))) => call.resume(store),
+            Ok(Step::Suspended(Suspended::Heavy(call))) => call.resume(store),
+            Ok(Step::Suspended(Suspended::Sleep(call))) => {
                 // A real caller waits; here the sleep is over at once.
-                store.resume(call)
+                call.resume(store)
             }
-            Ok(Step::Host(call, request)) => {
+            Ok(Step::Suspended(Suspended::Host(call))) => {
                 reached.host_calls += 1;
-                match answer(
-                    u,
-                    store,
-                    instance,
-                    specs,
-                    call,
-                    request.import,
-                    depth,
-                    reached,
-                )? {
+                match answer(u, store, instance, specs, call, depth, reached)? {
                     Some(step) => step,
                     None => return Ok(false),
                 }
@@ -331,26 +323,21 @@ fn drive(
 }
 
 /// Answers a host call: with results of the right types, with arbitrary values, after a
-/// nested call into the guest, by resuming the wrong way, or by dropping the call.
-#[allow(clippy::too_many_arguments)]
+/// nested call into the guest, or by dropping the call.
 fn answer(
     u: &mut Unstructured,
     store: &mut Store,
     instance: wasmi::Instance,
     specs: &[ImportSpec],
-    call: Call,
-    import: u32,
+    call: HostCall,
     depth: u32,
     reached: &mut Reached,
 ) -> Result<Option<std::result::Result<Step, wasmex_core::Error>>> {
+    let import = call.request().import;
     let choice = u.int_in_range(0..=9)?;
-    if choice == 0 {
+    if choice <= 1 {
         // The caller died: the suspended call is dropped.
         return Ok(None);
-    }
-    if choice == 1 {
-        // Resumed as if it were a yield: refused, and the call is gone.
-        return Ok(Some(store.resume(call)));
     }
     if choice <= 3 && depth < MAX_NESTING {
         // A nested call into an export while this call waits.
@@ -388,7 +375,7 @@ fn answer(
             .map(|ty| input(u, Some(*ty)))
             .collect::<Result<Vec<_>>>()?
     };
-    Ok(Some(store.resume_host(call, results.into_iter())))
+    Ok(Some(call.resume(store, results.into_iter())))
 }
 
 /// How often each error (its first words) ended a call: to see what the fuzzer reaches.

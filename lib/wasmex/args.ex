@@ -3,9 +3,9 @@ defmodule Wasmex.Args do
   # Argument checks shared by the public modules. A public function called with an
   # argument of the wrong kind raises an ArgumentError that names the argument (never a
   # FunctionClauseError): its last clause calls `invalid!/1` with what it expected.
-
-  alias Wasmex.{Engine, EngineConfig, Instance, Memory, Module, Pipe, StoreOrCaller}
-  alias Wasmex.Wasi.WasiOptions
+  #
+  # A struct is expected by giving its module (`store: {Wasmex.StoreOrCaller, store}`):
+  # this module names none of them, as they all use it.
 
   @inspect [limit: 10, printable_limit: 100]
 
@@ -21,7 +21,8 @@ defmodule Wasmex.Args do
                      is_atom(elem(server, 1)))
 
   @doc false
-  # A timeout `receive ... after` takes: :infinity or 0..2^32-1 milliseconds.
+  # The one rule for timeouts: what `receive ... after` (and `GenServer.call/3`) takes,
+  # :infinity or 0..2^32-1 milliseconds.
   defguard is_timeout(timeout)
            when timeout == :infinity or
                   (is_integer(timeout) and timeout >= 0 and timeout <= 4_294_967_295)
@@ -60,6 +61,23 @@ defmodule Wasmex.Args do
   def name!(_name), do: :ok
 
   @doc false
+  # A timeout argument, checked (see `is_timeout/1`).
+  @spec timeout!(timeout()) :: timeout()
+  def timeout!(timeout) when is_timeout(timeout), do: timeout
+  def timeout!(timeout), do: invalid!(timeout: {:timeout, timeout})
+
+  @doc false
+  # The one normalisation of names (of functions, imports, namespaces): a string, or an
+  # atom's name. Raises naming `what` for anything else.
+  @spec name_string!(term(), String.t()) :: String.t()
+  def name_string!(name, _what) when is_binary(name), do: name
+  def name_string!(name, _what) when is_atom(name), do: Atom.to_string(name)
+
+  def name_string!(name, what) do
+    raise ArgumentError, "expected #{what} (a string or an atom), got: #{inspect(name, @inspect)}"
+  end
+
+  @doc false
   # Whether `list` is a proper list (`[1 | 2]` is not).
   @spec proper_list?(term()) :: boolean()
   def proper_list?([]), do: true
@@ -67,16 +85,7 @@ defmodule Wasmex.Args do
   def proper_list?(_other), do: false
 
   @doc false
-  @spec valid?(atom(), term()) :: boolean()
-  def valid?(:store, value), do: is_struct(value, StoreOrCaller)
-  def valid?(:instance, value), do: is_struct(value, Instance)
-  def valid?(:module, value), do: is_struct(value, Module)
-  def valid?(:memory, value), do: is_struct(value, Memory)
-  def valid?(:engine, value), do: is_struct(value, Engine)
-  def valid?(:engine_or_nil, value), do: is_nil(value) or is_struct(value, Engine)
-  def valid?(:engine_config, value), do: is_struct(value, EngineConfig)
-  def valid?(:pipe, value), do: is_struct(value, Pipe)
-  def valid?(:wasi_options, value), do: is_struct(value, WasiOptions)
+  @spec valid?(atom() | tuple(), term()) :: boolean()
   def valid?(:binary, value), do: is_binary(value)
   def valid?(:string_or_nil, value), do: is_binary(value) or is_nil(value)
   def valid?(:name, value), do: is_binary(value) or is_atom(value)
@@ -90,19 +99,14 @@ defmodule Wasmex.Args do
   def valid?(:pid, value), do: is_pid(value)
   def valid?(:fun1, value), do: is_function(value, 1)
   def valid?({:in, values}, value), do: value in values
+  def valid?({:or_nil, kind}, value), do: is_nil(value) or valid?(kind, value)
 
   def valid?(:pos_integer_or_nil, value),
     do: is_nil(value) or (is_integer(value) and value > 0 and value < 2 ** 63)
 
-  defp expected(:store), do: "a %Wasmex.StoreOrCaller{}"
-  defp expected(:instance), do: "a %Wasmex.Instance{}"
-  defp expected(:module), do: "a %Wasmex.Module{}"
-  defp expected(:memory), do: "a %Wasmex.Memory{}"
-  defp expected(:engine), do: "a %Wasmex.Engine{}"
-  defp expected(:engine_or_nil), do: "a %Wasmex.Engine{} or nil"
-  defp expected(:engine_config), do: "a %Wasmex.EngineConfig{}"
-  defp expected(:pipe), do: "a %Wasmex.Pipe{}"
-  defp expected(:wasi_options), do: "a %Wasmex.Wasi.WasiOptions{}"
+  # Any other atom is a struct's module.
+  def valid?(module, value) when is_atom(module), do: is_struct(value, module)
+
   defp expected(:binary), do: "a binary"
   defp expected(:string_or_nil), do: "a string or nil"
   defp expected(:name), do: "a string or an atom"
@@ -117,4 +121,6 @@ defmodule Wasmex.Args do
   defp expected(:fun1), do: "a function of one argument"
   defp expected(:pos_integer_or_nil), do: "a positive integer (below 2^63) or nil"
   defp expected({:in, values}), do: "one of #{Enum.map_join(values, ", ", &inspect/1)}"
+  defp expected({:or_nil, kind}), do: "#{expected(kind)} or nil"
+  defp expected(module) when is_atom(module), do: "a %#{inspect(module)}{}"
 end

@@ -1,88 +1,85 @@
 defmodule Wasmex.Call do
   @moduledoc false
-  # Drives guest calls in the calling process (see native/wasmex_interp/src/call.rs):
+  # Drives a guest call in the calling process: the Elixir half of the call protocol, which
+  # is described once, in native/wasmex_core/src/call.rs. Each NIF step answers
   #
-  #   * `:yield` - the NIF ran guest code for its time budget (0.2 ms); check the deadline,
-  #     resume.
-  #   * `{:host_call, index, params, memory}` - the guest called an Elixir import: run the
-  #     callback here, resume with its results (or abort the call if it failed).
-  #   * `{:error, :busy}` - another process owns the store: wait for
-  #     `{:"$wasmex_store_free", id}` and retry.
+  #   * `{:ok, results}` or `{:error, reason}` - the call is over;
+  #   * `:yield` - it ran for its time budget: check the deadline, `call_resume/1`;
+  #   * `{:sleep, microseconds}` - the guest sleeps: wait here, then `call_resume/1`;
+  #   * `{:host_call, index, params, memory}` - run the Elixir import here, then
+  #     `call_resume_host/2` with its results (or `call_abort/2` if it failed).
   #
-  # Between NIF calls the BEAM can preempt this process, so a long guest call never
-  # holds a scheduler thread for more than a slice.
+  # Between two steps the BEAM can preempt this process, so a guest call never holds a
+  # scheduler for more than a time budget. Waiting for a store that another process uses,
+  # and moving heavy work to a dirty scheduler, happen below this module (`Wasmex.Native`).
 
-  alias Wasmex.{Deadline, Instance, Native, StoreOrCaller}
+  alias Wasmex.{Deadline, Native}
 
-  # A waiter re-polls the store this often, in case the process it was woken after died
-  # before using the store (its wake-up would otherwise be lost).
-  @repoll_ms 100
+  # A call being driven: the store (`%Wasmex.StoreOrCaller{}`), the instance
+  # (`%Wasmex.Instance{}`, for its callbacks), the deadline and the timeout it came from.
+  @typep call :: {map(), map(), Deadline.t(), timeout()}
 
   @doc false
-  @spec call_function(StoreOrCaller.t(), Instance.t(), String.t(), list(), timeout()) ::
+  # `store` and `instance` are `%Wasmex.StoreOrCaller{}` and `%Wasmex.Instance{}` (matched
+  # as maps: `Wasmex.Instance` calls this module).
+  @spec call_function(map(), map(), String.t(), list(), timeout()) ::
           {:ok, list()} | {:error, String.t()}
-  def call_function(store, %Instance{resource: instance} = i, name, params, timeout) do
-    run(store, i, timeout, fn s -> Native.instance_call_function(s, instance, name, params) end)
+  def call_function(%{resource: store} = s, %{resource: instance} = i, name, params, timeout) do
+    deadline = Deadline.from_timeout(timeout)
+
+    store
+    |> Native.instance_call_function(instance, name, params, deadline)
+    |> run({s, i, deadline, timeout})
   end
 
   @doc false
-  @spec call_start(StoreOrCaller.t(), Instance.t()) :: {:ok, list()} | {:error, String.t()}
-  def call_start(store, %Instance{resource: instance} = i) do
-    run(store, i, :infinity, fn s -> Native.instance_call_start(s, instance) end)
+  # Runs the start function of an instance made by `Wasmex.Instance.new/4`.
+  @spec call_start(map(), map()) :: {:ok, list()} | {:error, String.t()}
+  def call_start(%{resource: store} = s, %{resource: instance} = i) do
+    store
+    |> Native.instance_call_start(instance)
+    |> run({s, i, :infinity, :infinity})
   end
 
-  defp run(store, instance, timeout, start) do
-    start(store, instance, Deadline.from_timeout(timeout), timeout, start)
-  end
+  # The deadline passed while the call waited for the store.
+  @spec run(term(), call()) :: {:ok, list()} | {:error, String.t()}
+  defp run(:timeout, {_, _, _, timeout}), do: timeout_error(timeout)
 
-  defp start(%StoreOrCaller{resource: store} = s, instance, deadline, timeout, start) do
-    case start.(store) do
-      {:ok, _} = done ->
-        done
-
-      {:error, :busy} ->
-        case await(store, deadline) do
-          :ok -> start(s, instance, deadline, timeout, start)
-          :timeout -> timeout_error(timeout)
-        end
-
-      {:error, _} = error ->
-        error
-
-      suspended ->
-        drive(suspended, {s, instance, deadline, timeout})
-    end
+  defp run(reply, {%{resource: store}, _, _, _} = call) do
+    drive(reply, call)
+  catch
+    kind, reason ->
+      # Never leave a suspended call behind: the store would stay this process's.
+      Native.call_abort(store, nil)
+      :erlang.raise(kind, reason, __STACKTRACE__)
   end
 
   defp drive({:ok, _} = done, _call), do: done
   defp drive({:error, _} = error, _call), do: error
 
-  defp drive(:yield, {%StoreOrCaller{resource: store}, _, deadline, timeout} = call) do
-    if Deadline.expired?(deadline) do
-      abort(store, timeout)
-    else
-      drive(Native.call_resume(store, nil), call)
-    end
+  defp drive(:yield, {%{resource: store}, _, deadline, timeout} = call) do
+    if Deadline.expired?(deadline),
+      do: abort(store, timeout),
+      else: drive(Native.call_resume(store), call)
   end
 
   # The guest sleeps (WASI): wait here, then go on, or stop at the deadline.
-  defp drive(
-         {:sleep, microseconds},
-         {%StoreOrCaller{resource: store}, _, deadline, timeout} = call
-       ) do
+  defp drive({:sleep, microseconds}, {%{resource: store}, _, deadline, timeout} = call) do
     ms = div(microseconds + 999, 1000)
 
-    if Deadline.remaining(deadline) <= ms do
-      Process.sleep(Deadline.remaining(deadline))
-      abort(store, timeout)
-    else
-      Process.sleep(ms)
-      drive(Native.call_resume(store, nil), call)
+    case Deadline.remaining(deadline) do
+      remaining when remaining <= ms ->
+        Deadline.sleep(remaining)
+        abort(store, timeout)
+
+      _later_or_never ->
+        Deadline.sleep(ms)
+        drive(Native.call_resume(store), call)
     end
   end
 
   defp drive({:host_call, index, params, memory}, call) do
-    {%StoreOrCaller{resource: store} = s, instance, deadline, timeout} = call
+    {%{resource: store} = s, instance, deadline, timeout} = call
     {fun, result_count} = elem(instance.callbacks, index)
 
     context = %{
@@ -100,7 +97,7 @@ defmodule Wasmex.Call do
 
         if Deadline.expired?(deadline),
           do: abort(store, timeout),
-          else: Native.call_resume(store, results)
+          else: Native.call_resume_host(store, results)
       catch
         kind, reason -> Native.call_abort(store, callback_error(kind, reason, __STACKTRACE__))
       end
@@ -108,8 +105,8 @@ defmodule Wasmex.Call do
     drive(reply, call)
   end
 
-  # Seed style: `fn context -> ... end` with the arguments in `context.params`;
-  # Wasmex style: `fn context, a, b -> ... end`. With no params both are `fn context`.
+  # `fn context -> ... end` with the arguments in `context.params`, or Wasmex's form
+  # `fn context, a, b -> ... end`. With no params both are `fn context`.
   defp invoke(fun, context, _params) when is_function(fun, 1), do: fun.(context)
   defp invoke(fun, context, params), do: apply(fun, [context | params])
 
@@ -137,38 +134,4 @@ defmodule Wasmex.Call do
   @spec timeout?(term()) :: boolean()
   def timeout?({:error, "timeout: the call did not finish within " <> _}), do: true
   def timeout?(_result), do: false
-
-  @doc false
-  # Runs a store operation that may find the store busy, waiting as long as it takes.
-  @spec on_store(reference(), (() -> result)) :: result when result: term()
-  def on_store(store, operation) do
-    case operation.() do
-      {:error, :busy} ->
-        await(store, :infinity)
-        on_store(store, operation)
-
-      result ->
-        result
-    end
-  end
-
-  # Waits for a wake-up after the NIF queued this process as a waiter of `store`.
-  @spec await(reference(), Deadline.t()) :: :ok | :timeout
-  defp await(store, deadline) do
-    receive do
-      {:"$wasmex_store_free", _id} -> :ok
-    after
-      min(@repoll_ms, Deadline.remaining(deadline)) ->
-        # Leave the queue; a wake-up sent meanwhile is already in the mailbox: drop it.
-        Native.store_unwait(store)
-
-        receive do
-          {:"$wasmex_store_free", _id} -> :ok
-        after
-          0 -> :ok
-        end
-
-        if Deadline.expired?(deadline), do: :timeout, else: :ok
-    end
-  end
 end

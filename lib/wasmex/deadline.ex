@@ -11,11 +11,16 @@ defmodule Wasmex.Deadline do
   def from_timeout(:infinity), do: :infinity
   def from_timeout(ms), do: now() + ms
 
+  # The longest wait `receive ... after` (and so `Process.sleep/1`) takes.
+  @max_wait 4_294_967_295
+
   @doc false
-  # The milliseconds left until `deadline`, 0 once it has passed.
+  # The milliseconds left until `deadline`: 0 once it has passed, and never more than a
+  # `receive ... after` waits (2^32 - 1 ms; a deadline that far away is a few
+  # milliseconds past a timeout that long).
   @spec remaining(t()) :: timeout()
   def remaining(:infinity), do: :infinity
-  def remaining(deadline), do: max(deadline - now(), 0)
+  def remaining(deadline), do: deadline |> Kernel.-(now()) |> max(0) |> min(@max_wait)
 
   @doc false
   @spec expired?(t()) :: boolean()
@@ -25,4 +30,15 @@ defmodule Wasmex.Deadline do
   @doc false
   @spec now() :: integer()
   def now, do: System.monotonic_time(:millisecond)
+
+  @doc false
+  # Sleeps `ms` milliseconds, however many: a guest may sleep for longer than
+  # `Process.sleep/1` can wait.
+  @spec sleep(non_neg_integer()) :: :ok
+  def sleep(ms) when ms > @max_wait do
+    Process.sleep(@max_wait)
+    sleep(ms - @max_wait)
+  end
+
+  def sleep(ms), do: Process.sleep(ms)
 end

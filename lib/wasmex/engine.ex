@@ -37,7 +37,7 @@ defmodule Wasmex.Engine do
     {:ok, Native.engine_new(config)}
   end
 
-  def new(config), do: Args.invalid!(config: {:engine_config, config})
+  def new(config), do: Args.invalid!(config: {EngineConfig, config})
 
   @doc """
   Creates an engine with the default configuration. Like Wasmex, every call makes a new
@@ -71,5 +71,5 @@ defmodule Wasmex.Engine do
     do: Native.engine_precompile_module(engine, bytes)
 
   def precompile_module(engine, bytes),
-    do: Args.invalid!(engine: {:engine, engine}, bytes: {:binary, bytes})
+    do: Args.invalid!(engine: {__MODULE__, engine}, bytes: {:binary, bytes})
 end

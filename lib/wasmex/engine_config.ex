@@ -121,7 +121,7 @@ defmodule Wasmex.EngineConfig do
       do: Map.put(config, unquote(field), enabled)
 
     def unquote(field)(config, enabled),
-      do: Args.invalid!(config: {:engine_config, config}, enabled: {:boolean, enabled})
+      do: Args.invalid!(config: {__MODULE__, config}, enabled: {:boolean, enabled})
   end
 
   @doc false
@@ -163,7 +163,7 @@ defmodule Wasmex.EngineConfig do
     :ok
   end
 
-  def validate!(config), do: Args.invalid!(config: {:engine_config, config})
+  def validate!(config), do: Args.invalid!(config: {__MODULE__, config})
 
   defp invalid!(field, expected, value) do
     raise ArgumentError, "expected :#{field} to be #{expected}, got: #{inspect(value)}"
@@ -182,7 +182,7 @@ defmodule Wasmex.EngineConfig do
 
   def cranelift_opt_level(config, level) do
     Args.invalid!(
-      config: {:engine_config, config},
+      config: {__MODULE__, config},
       level: {{:in, [:none, :speed, :speed_and_size]}, level}
     )
   end
@@ -199,7 +199,7 @@ defmodule Wasmex.EngineConfig do
 
   def compilation_mode(config, mode) do
     Args.invalid!(
-      config: {:engine_config, config},
+      config: {__MODULE__, config},
       mode: {{:in, [:lazy_translation, :eager]}, mode}
     )
   end
@@ -216,7 +216,7 @@ defmodule Wasmex.EngineConfig do
       do: %{config | max_recursion_depth: depth}
 
   def max_recursion_depth(config, depth),
-    do: Args.invalid!(config: {:engine_config, config}, depth: {:pos_integer_or_nil, depth})
+    do: Args.invalid!(config: {__MODULE__, config}, depth: {:pos_integer_or_nil, depth})
 
   @doc """
   Sets how many bytes of value stack a call may use before the guest traps (`nil`:
@@ -231,5 +231,5 @@ defmodule Wasmex.EngineConfig do
       do: %{config | max_stack_height: height}
 
   def max_stack_height(config, height),
-    do: Args.invalid!(config: {:engine_config, config}, height: {:pos_integer_or_nil, height})
+    do: Args.invalid!(config: {__MODULE__, config}, height: {:pos_integer_or_nil, height})
 end

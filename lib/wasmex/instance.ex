@@ -87,21 +87,14 @@ defmodule Wasmex.Instance do
           {:ok, t()} | {:error, String.t()}
   def new(store, module, imports, links \\ [])
 
-  def new(%StoreOrCaller{resource: s} = store, %Module{resource: m} = module, imports, links)
+  def new(%StoreOrCaller{resource: s} = store, %Module{resource: m}, imports, links)
       when is_map(imports) and not is_struct(imports) and is_list(links) do
     unless Args.proper_list?(links), do: Args.invalid!(links: {:list, links})
     {specs, callbacks} = imports |> import_entries() |> Enum.unzip()
     callbacks = List.to_tuple(callbacks)
     links = Enum.map(links, &link/1)
-    size = Enum.reduce(links, module.size, fn {_name, linked}, size -> size + linked.size end)
-    links = Enum.map(links, fn {name, linked} -> {name, linked.resource} end)
 
-    instantiate =
-      if size > Module.dirty_size(),
-        do: &Native.instance_new_dirty/4,
-        else: &Native.instance_new/4
-
-    case Call.on_store(s, fn -> instantiate.(s, m, specs, links) end) do
+    case Native.instance_new(s, m, specs, links) do
       {:ok, {instance, starts}} ->
         starts
         |> Enum.map(&%__MODULE__{resource: &1, callbacks: callbacks})
@@ -114,8 +107,8 @@ defmodule Wasmex.Instance do
 
   def new(store, module, imports, links) do
     Args.invalid!(
-      store: {:store, store},
-      module: {:module, module},
+      store: {StoreOrCaller, store},
+      module: {Module, module},
       imports: {:map, imports},
       links: {:list, links}
     )
@@ -123,9 +116,9 @@ defmodule Wasmex.Instance do
 
   defp import_entries(imports) do
     for {namespace, entries} <- imports,
-        namespace = key(namespace),
+        namespace = Args.name_string!(namespace, "an import namespace"),
         {name, entry} <- import_namespace(namespace, entries) do
-      import_entry(namespace, key(name), entry)
+      import_entry(namespace, Args.name_string!(name, "an import name"), entry)
     end
   end
 
@@ -160,14 +153,8 @@ defmodule Wasmex.Instance do
             "got: #{inspect(entry)}"
   end
 
-  defp key(key) when is_binary(key), do: key
-  defp key(key) when is_atom(key), do: Atom.to_string(key)
-
-  defp key(key) do
-    raise ArgumentError, "expected import names to be strings or atoms, got: #{inspect(key)}"
-  end
-
-  defp link(%{name: name, module: %Module{} = module}), do: {key(name), module}
+  defp link(%{name: name, module: %Module{resource: module}}),
+    do: {Args.name_string!(name, "a link name"), module}
 
   defp link(other) do
     raise ArgumentError,
@@ -225,14 +212,14 @@ defmodule Wasmex.Instance do
   def call_function(%StoreOrCaller{} = store, %__MODULE__{} = instance, name, params, opts)
       when is_list(params) and is_list(opts) do
     unless Keyword.keyword?(opts), do: Args.invalid!(opts: {:keyword, opts})
-    timeout = timeout!(Keyword.get(opts, :timeout, :infinity))
+    timeout = Args.timeout!(Keyword.get(opts, :timeout, :infinity))
     Compat.call(Call.call_function(store, instance, function_name(name), params, timeout))
   end
 
   def call_function(store, instance, _name, params, opts) do
     Args.invalid!(
-      store: {:store, store},
-      instance: {:instance, instance},
+      store: {StoreOrCaller, store},
+      instance: {__MODULE__, instance},
       params: {:list, params},
       opts: {:keyword, opts}
     )
@@ -250,6 +237,10 @@ defmodule Wasmex.Instance do
   The call runs in a new process, which is where the instance's Elixir imports are then
   called. With a `timeout` (ms), a call that runs longer is stopped and the result is a
   timeout error (in Wasmex compatibility mode, as in Wasmex, nothing is sent then).
+
+  From inside an import callback of a call on the same store (with `context.caller`), the
+  call runs in the calling process instead, as the store is in use by the outer call until
+  the callback returns; the reply is in `pid`'s mailbox when this returns.
 
       iex> {:ok, store} = Wasmex.Store.new()
       iex> {:ok, module} = Wasmex.Module.compile(store, ~S[(module
@@ -285,31 +276,27 @@ defmodule Wasmex.Instance do
       )
       when is_list(params) do
     name = function_name(name)
-    timeout = timeout!(if is_nil(timeout), do: :infinity, else: timeout)
+    timeout = Args.timeout!(if is_nil(timeout), do: :infinity, else: timeout)
     # Checked here, as the caller hears of nothing but the result once the call has started.
     unless Args.proper_list?(params), do: Args.invalid!(params: {:list, params})
     reply = reply_to(from)
 
-    spawn(fn ->
-      result =
-        try do
-          Compat.call(Call.call_function(store, instance, name, params, timeout))
-        rescue
-          # A handle the NIF does not take (e.g. a resource of another kind): `from`
-          # still gets a reply.
-          error in ArgumentError -> {:error, Exception.message(error)}
-        end
-
+    call = fn ->
+      result = Compat.call(reply_to_call(store, instance, name, params, timeout))
       if Compat.reply_timeout?() or not Call.timeout?(result), do: reply.(result)
-    end)
+    end
 
+    # Inside an import callback of a call on this store, the store is this process's until
+    # the callback returns: a new process would wait for it, and the callback for the
+    # reply, for ever. The call runs here instead; its reply is sent before this returns.
+    if owned?(store), do: call.(), else: spawn(call)
     :ok
   end
 
   def call_exported_function(store, instance, _name, params, _from, _timeout) do
     Args.invalid!(
-      store: {:store, store},
-      instance: {:instance, instance},
+      store: {StoreOrCaller, store},
+      instance: {__MODULE__, instance},
       params: {:list, params}
     )
   end
@@ -323,20 +310,22 @@ defmodule Wasmex.Instance do
     &send(caller, {:returned_function_call, &1, from})
   end
 
-  defp function_name(name) when is_binary(name), do: name
-  defp function_name(name) when is_atom(name), do: Atom.to_string(name)
-
-  defp function_name(name) do
-    raise ArgumentError, "expected a function name (string or atom), got: #{inspect(name)}"
+  defp owned?(%StoreOrCaller{resource: store}) do
+    Native.store_owned(store)
+  rescue
+    # Not a store: the call fails in the new process, and `from` hears of it.
+    ArgumentError -> false
   end
 
-  defp timeout!(:infinity), do: :infinity
-  defp timeout!(ms) when is_integer(ms) and ms >= 0, do: ms
-
-  defp timeout!(other) do
-    raise ArgumentError,
-          "expected :timeout to be a non-negative integer or :infinity, got: #{inspect(other)}"
+  defp reply_to_call(store, instance, name, params, timeout) do
+    Call.call_function(store, instance, name, params, timeout)
+  rescue
+    # A handle the NIF does not take (e.g. a resource of another kind): `from` still gets
+    # a reply.
+    error in ArgumentError -> {:error, Exception.message(error)}
   end
+
+  defp function_name(name), do: Args.name_string!(name, "a function name")
 
   @doc """
   Returns whether the instance exports a function called `name`.
@@ -358,7 +347,7 @@ defmodule Wasmex.Instance do
   end
 
   def function_export_exists(store, instance, _name),
-    do: Args.invalid!(store: {:store, store}, instance: {:instance, instance})
+    do: Args.invalid!(store: {StoreOrCaller, store}, instance: {__MODULE__, instance})
 
   @doc """
   Returns the instance's exported memory: the first one (`memory/2`), or the one exported
@@ -377,12 +366,12 @@ defmodule Wasmex.Instance do
 
   def memory(%StoreOrCaller{resource: s}, %__MODULE__{resource: i}, name)
       when is_binary(name) or is_nil(name),
-      do: Call.on_store(s, fn -> Native.memory_from_instance(s, i, name) end)
+      do: Native.memory_from_instance(s, i, name)
 
   def memory(store, instance, name) do
     Args.invalid!(
-      store: {:store, store},
-      instance: {:instance, instance},
+      store: {StoreOrCaller, store},
+      instance: {__MODULE__, instance},
       name: {:string_or_nil, name}
     )
   end
@@ -405,10 +394,14 @@ defmodule Wasmex.Instance do
           {:ok, value()} | {:error, String.t()}
   def get_global_value(%StoreOrCaller{resource: s}, %__MODULE__{resource: i}, name)
       when is_binary(name),
-      do: Call.on_store(s, fn -> Native.instance_get_global_value(s, i, name) end)
+      do: Native.instance_get_global_value(s, i, name)
 
   def get_global_value(store, instance, name) do
-    Args.invalid!(store: {:store, store}, instance: {:instance, instance}, name: {:binary, name})
+    Args.invalid!(
+      store: {StoreOrCaller, store},
+      instance: {__MODULE__, instance},
+      name: {:binary, name}
+    )
   end
 
   @doc """
@@ -432,9 +425,13 @@ defmodule Wasmex.Instance do
           :ok | {:error, String.t()}
   def set_global_value(%StoreOrCaller{resource: s}, %__MODULE__{resource: i}, name, value)
       when is_binary(name),
-      do: Call.on_store(s, fn -> Native.instance_set_global_value(s, i, name, value) end)
+      do: Native.instance_set_global_value(s, i, name, value)
 
   def set_global_value(store, instance, name, _value) do
-    Args.invalid!(store: {:store, store}, instance: {:instance, instance}, name: {:binary, name})
+    Args.invalid!(
+      store: {StoreOrCaller, store},
+      instance: {__MODULE__, instance},
+      name: {:binary, name}
+    )
   end
 end

@@ -29,12 +29,9 @@ defmodule Wasmex.Memory do
       #{Compat.doc(~S|{:ok, "hello"}|, ~S|"hello"|)}
   """
 
-  alias Wasmex.{Args, Call, Instance, Native, StoreOrCaller}
+  alias Wasmex.{Args, Instance, Native, StoreOrCaller}
 
   defstruct [:resource]
-
-  # Copies larger than this (about a millisecond of memcpy) run on a dirty scheduler.
-  @dirty_bytes 4 * 1024 * 1024
 
   @type t :: %__MODULE__{resource: reference()}
 
@@ -61,7 +58,7 @@ defmodule Wasmex.Memory do
   """
   @spec size(StoreOrCaller.t(), t()) :: non_neg_integer()
   def size(%StoreOrCaller{resource: s}, %__MODULE__{resource: m}) do
-    case Call.on_store(s, fn -> Native.memory_size(s, m) end) do
+    case Native.memory_size(s, m) do
       {:ok, size} -> size
       {:error, reason} -> raise ArgumentError, reason
     end
@@ -88,7 +85,7 @@ defmodule Wasmex.Memory do
   @spec grow(StoreOrCaller.t(), t(), non_neg_integer()) ::
           :ok | non_neg_integer() | {:error, String.t()}
   def grow(%StoreOrCaller{resource: s}, %__MODULE__{resource: m}, pages),
-    do: Compat.grow(Call.on_store(s, fn -> Native.memory_grow(s, m, pages) end))
+    do: Compat.grow(Native.memory_grow(s, m, pages))
 
   def grow(store, memory, _pages), do: invalid!(store, memory)
 
@@ -108,15 +105,8 @@ defmodule Wasmex.Memory do
   """
   @spec read_binary(StoreOrCaller.t(), t(), non_neg_integer(), non_neg_integer()) ::
           {:ok, binary()} | binary() | {:error, String.t()}
-  def read_binary(%StoreOrCaller{resource: s}, %__MODULE__{resource: m}, offset, length)
-      when is_integer(length) and length > @dirty_bytes,
-      do:
-        Compat.read(
-          Call.on_store(s, fn -> Native.memory_read_binary_dirty(s, m, offset, length) end)
-        )
-
   def read_binary(%StoreOrCaller{resource: s}, %__MODULE__{resource: m}, offset, length),
-    do: Compat.read(Call.on_store(s, fn -> Native.memory_read_binary(s, m, offset, length) end))
+    do: Compat.read(Native.memory_read_binary(s, m, offset, length))
 
   def read_binary(store, memory, _offset, _length), do: invalid!(store, memory)
 
@@ -151,15 +141,15 @@ defmodule Wasmex.Memory do
   @spec write_binary(StoreOrCaller.t(), t(), non_neg_integer(), binary()) ::
           :ok | {:error, String.t()}
   def write_binary(%StoreOrCaller{resource: s}, %__MODULE__{resource: m}, offset, binary)
-      when is_binary(binary) and byte_size(binary) > @dirty_bytes,
-      do: Call.on_store(s, fn -> Native.memory_write_binary_dirty(s, m, offset, binary) end)
-
-  def write_binary(%StoreOrCaller{resource: s}, %__MODULE__{resource: m}, offset, binary)
       when is_binary(binary),
-      do: Call.on_store(s, fn -> Native.memory_write_binary(s, m, offset, binary) end)
+      do: Native.memory_write_binary(s, m, offset, binary)
 
   def write_binary(store, memory, _offset, binary) do
-    Args.invalid!(store: {:store, store}, memory: {:memory, memory}, binary: {:binary, binary})
+    Args.invalid!(
+      store: {StoreOrCaller, store},
+      memory: {__MODULE__, memory},
+      binary: {:binary, binary}
+    )
   end
 
   @doc ~S"""
@@ -175,7 +165,7 @@ defmodule Wasmex.Memory do
   """
   @spec get_byte(StoreOrCaller.t(), t(), non_neg_integer()) :: byte() | {:error, String.t()}
   def get_byte(%StoreOrCaller{resource: s}, %__MODULE__{resource: m}, index) do
-    case Call.on_store(s, fn -> Native.memory_get_byte(s, m, index) end) do
+    case Native.memory_get_byte(s, m, index) do
       {:ok, byte} -> byte
       {:error, _} = error -> error
     end
@@ -197,10 +187,11 @@ defmodule Wasmex.Memory do
   """
   @spec set_byte(StoreOrCaller.t(), t(), non_neg_integer(), byte()) :: :ok | {:error, String.t()}
   def set_byte(%StoreOrCaller{resource: s}, %__MODULE__{resource: m}, index, value),
-    do: Call.on_store(s, fn -> Native.memory_set_byte(s, m, index, value) end)
+    do: Native.memory_set_byte(s, m, index, value)
 
   def set_byte(store, memory, _index, _value), do: invalid!(store, memory)
 
+  @spec invalid!(term(), term()) :: no_return()
   defp invalid!(store, memory),
-    do: Args.invalid!(store: {:store, store}, memory: {:memory, memory})
+    do: Args.invalid!(store: {StoreOrCaller, store}, memory: {__MODULE__, memory})
 end

@@ -21,14 +21,9 @@ defmodule Wasmex.Module do
 
   alias Wasmex.{Args, Engine, Native, StoreOrCaller}
 
-  defstruct [:resource, size: 0]
+  defstruct [:resource]
 
-  @type t :: %__MODULE__{resource: reference(), size: non_neg_integer()}
-
-  # Modules bigger than this compile and instantiate on a dirty scheduler (about half a
-  # millisecond of work); smaller ones are quicker than the hop to a dirty scheduler.
-  @doc false
-  def dirty_size, do: 65_536
+  @type t :: %__MODULE__{resource: reference()}
 
   @typedoc "A value type as it appears in type descriptions."
   @type value_type :: :i32 | :i64 | :f32 | :f64 | :v128 | {:reference, String.t()}
@@ -59,13 +54,11 @@ defmodule Wasmex.Module do
       ...>   Wasmex.Module.compile(store, <<0, "asm", 1, 0, 0, 0, 1>>)
   """
   @spec compile(StoreOrCaller.t(), binary()) :: {:ok, t()} | {:error, String.t()}
-  def compile(%StoreOrCaller{resource: store}, bytes) when is_binary(bytes) do
-    if byte_size(bytes) > dirty_size(),
-      do: Native.module_compile_dirty(store, bytes),
-      else: Native.module_compile(store, bytes)
-  end
+  def compile(%StoreOrCaller{resource: store}, bytes) when is_binary(bytes),
+    do: Native.module_compile(store, bytes)
 
-  def compile(store, bytes), do: Args.invalid!(store: {:store, store}, bytes: {:binary, bytes})
+  def compile(store, bytes),
+    do: Args.invalid!(store: {StoreOrCaller, store}, bytes: {:binary, bytes})
 
   @doc """
   Serializes the module, for `unsafe_deserialize/2` to load it again without validating
@@ -81,7 +74,7 @@ defmodule Wasmex.Module do
   """
   @spec serialize(t()) :: {:ok, binary()} | {:error, String.t()}
   def serialize(%__MODULE__{resource: module}), do: {:ok, Native.module_serialize(module)}
-  def serialize(module), do: Args.invalid!(module: {:module, module})
+  def serialize(module), do: Args.invalid!(module: {__MODULE__, module})
 
   @doc """
   Loads a module serialized by `serialize/1` or `Wasmex.Engine.precompile_module/2`, for
@@ -114,7 +107,7 @@ defmodule Wasmex.Module do
   end
 
   def unsafe_deserialize(bytes, engine),
-    do: Args.invalid!(bytes: {:binary, bytes}, engine: {:engine_or_nil, engine})
+    do: Args.invalid!(bytes: {:binary, bytes}, engine: {{:or_nil, Engine}, engine})
 
   @doc """
   Returns the module's name (from its `name` section), or `nil`.
@@ -126,7 +119,7 @@ defmodule Wasmex.Module do
   """
   @spec name(t()) :: String.t() | nil
   def name(%__MODULE__{resource: module}), do: Native.module_name(module)
-  def name(module), do: Args.invalid!(module: {:module, module})
+  def name(module), do: Args.invalid!(module: {__MODULE__, module})
 
   @doc """
   Returns the module's exports: a map of export name to `t:extern_type/0`.
@@ -145,7 +138,7 @@ defmodule Wasmex.Module do
   """
   @spec exports(t()) :: %{String.t() => extern_type()}
   def exports(%__MODULE__{resource: module}), do: Native.module_exports(module)
-  def exports(module), do: Args.invalid!(module: {:module, module})
+  def exports(module), do: Args.invalid!(module: {__MODULE__, module})
 
   @doc """
   Returns the module's imports, grouped by namespace:
@@ -165,5 +158,5 @@ defmodule Wasmex.Module do
   """
   @spec imports(t()) :: %{String.t() => %{String.t() => extern_type()}}
   def imports(%__MODULE__{resource: module}), do: Native.module_imports(module)
-  def imports(module), do: Args.invalid!(module: {:module, module})
+  def imports(module), do: Args.invalid!(module: {__MODULE__, module})
 end

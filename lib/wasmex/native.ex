@@ -1,10 +1,27 @@
 defmodule Wasmex.Native do
   @moduledoc false
-  # The NIF stubs, in the order of the Rust files (native/wasmex_interp/src/*.rs).
+  # The NIFs, in the order of the Rust files (native/wasmex_interp/src/*.rs), and the
+  # Elixir half of the two replies a NIF may give instead of its result:
+  #
+  #   * `{:busy, id}` - another process is using the store (native/wasmex_interp/src/store/owner.rs).
+  #     This process was queued: it sleeps in `receive` until the store is handed to it
+  #     (`{:"$wasmex_store_free", id}`, no polling), then asks again, now as the owner.
+  #     The wait ends at the deadline the caller gives (`:infinity` unless stated), with
+  #     `:timeout`.
+  #   * `:dirty` - the work is too big for a normal scheduler (native/wasmex_interp/src/schedule.rs):
+  #     the NIF's dirty twin does it.
+  #
+  # The NIFs that may give them are private (`name_nif`, and `name_dirty_nif` for a twin)
+  # and defined with `defnif/2` below, which defines the public `name` that handles both
+  # replies: no caller can forget them. The other NIFs are public stubs.
   #
   # The library is loaded with :erlang.load_nif/2 (no rustler Mix package: hex is not
   # needed). WASMEX_INTERP_NIF_PATH may point at a prebuilt library; otherwise it is
   # priv/native/libwasmex_interp.so, built by `mix compile`.
+
+  import Wasmex.Native.Defnif
+
+  alias Wasmex.Deadline
 
   @on_load :load_nif
 
@@ -42,10 +59,46 @@ defmodule Wasmex.Native do
 
   defp nif_error, do: :erlang.nif_error(not_loaded_message())
 
+  # Runs a NIF through its replies `{:busy, id}` and `:dirty` (see the top of this file).
+  defp run(store, deadline, nif, dirty) do
+    case nif.() do
+      {:busy, id} ->
+        with :ok <- await(store, id, deadline), do: run(store, deadline, nif, dirty)
+
+      :dirty ->
+        run(store, deadline, dirty, dirty)
+
+      reply ->
+        reply
+    end
+  end
+
+  # Sleeps until the store `id` is handed to this process, or the deadline passes.
+  @spec await(reference(), non_neg_integer(), Deadline.t()) :: :ok | :timeout
+  defp await(store, id, deadline) do
+    receive do
+      {:"$wasmex_store_free", ^id} -> :ok
+    after
+      Deadline.remaining(deadline) ->
+        # Off the queue. A store handed over meanwhile goes on to the next waiter; its
+        # wake-up, already sent, is dropped here.
+        store_unwait(store)
+
+        receive do
+          {:"$wasmex_store_free", ^id} -> :ok
+        after
+          0 -> :ok
+        end
+
+        :timeout
+    end
+  end
+
   # call.rs
-  def instance_call_function(_store, _instance, _name, _params), do: nif_error()
-  def instance_call_start(_store, _instance), do: nif_error()
-  def call_resume(_store, _results), do: nif_error()
+  defnif(instance_call_function(store, instance, name, params), deadline: true)
+  defnif(instance_call_start(store, instance))
+  defnif(call_resume(store), twin: true)
+  def call_resume_host(_store, _results), do: nif_error()
   def call_abort(_store, _reason), do: nif_error()
   def call_noop, do: nif_error()
 
@@ -54,26 +107,22 @@ defmodule Wasmex.Native do
   def engine_precompile_module(_engine, _bytes), do: nif_error()
 
   # instance.rs
-  def instance_new(_store, _module, _imports, _links), do: nif_error()
-  def instance_new_dirty(_store, _module, _imports, _links), do: nif_error()
+  defnif(instance_new(store, module, imports, links), twin: true)
   def instance_function_export_exists(_store, _instance, _name), do: nif_error()
-  def instance_get_global_value(_store, _instance, _name), do: nif_error()
-  def instance_set_global_value(_store, _instance, _name, _value), do: nif_error()
+  defnif(instance_get_global_value(store, instance, name))
+  defnif(instance_set_global_value(store, instance, name, value))
 
   # memory.rs
-  def memory_from_instance(_store, _instance, _name), do: nif_error()
-  def memory_size(_store, _memory), do: nif_error()
-  def memory_grow(_store, _memory, _pages), do: nif_error()
-  def memory_read_binary(_store, _memory, _offset, _len), do: nif_error()
-  def memory_read_binary_dirty(_store, _memory, _offset, _len), do: nif_error()
-  def memory_write_binary(_store, _memory, _offset, _binary), do: nif_error()
-  def memory_write_binary_dirty(_store, _memory, _offset, _binary), do: nif_error()
-  def memory_get_byte(_store, _memory, _index), do: nif_error()
-  def memory_set_byte(_store, _memory, _index, _value), do: nif_error()
+  defnif(memory_from_instance(store, instance, name))
+  defnif(memory_size(store, memory))
+  defnif(memory_grow(store, memory, pages), twin: true)
+  defnif(memory_read_binary(store, memory, offset, len), twin: true)
+  defnif(memory_write_binary(store, memory, offset, binary), twin: true)
+  defnif(memory_get_byte(store, memory, index))
+  defnif(memory_set_byte(store, memory, index, value))
 
   # module.rs
-  def module_compile(_store, _bytes), do: nif_error()
-  def module_compile_dirty(_store, _bytes), do: nif_error()
+  defnif(module_compile(store, bytes), twin: true)
   def module_serialize(_module), do: nif_error()
   def module_unsafe_deserialize(_bytes, _engine), do: nif_error()
   def module_name(_module), do: nif_error()
@@ -84,16 +133,17 @@ defmodule Wasmex.Native do
   def pipe_new, do: nif_error()
   def pipe_size(_pipe), do: nif_error()
   def pipe_seek(_pipe, _position), do: nif_error()
-  def pipe_read_binary(_pipe), do: nif_error()
-  def pipe_write_binary(_pipe, _binary), do: nif_error()
+  defnif(pipe_read_binary(pipe), twin: true)
+  defnif(pipe_write_binary(pipe, binary), twin: true)
 
-  # store.rs
+  # store/nifs.rs
   def store_new(_limits, _engine, _fuel), do: nif_error()
   def store_new_wasi(_options, _limits, _engine, _fuel), do: nif_error()
-  def store_or_caller_get_fuel(_store), do: nif_error()
-  def store_or_caller_set_fuel(_store, _fuel), do: nif_error()
-  def store_set_slice(_store, _fuel), do: nif_error()
-  def store_unwait(_store), do: nif_error()
+  defnif(store_or_caller_get_fuel(store))
+  defnif(store_or_caller_set_fuel(store, fuel))
+  defnif(store_set_slice(store, fuel))
+  defp store_unwait(_store), do: nif_error()
+  def store_owned(_store), do: nif_error()
 
   # wat.rs
   def wat_to_wasm(_text), do: nif_error()

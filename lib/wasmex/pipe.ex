@@ -53,7 +53,7 @@ defmodule Wasmex.Pipe do
   """
   @spec size(t()) :: non_neg_integer()
   def size(%__MODULE__{resource: pipe}), do: Native.pipe_size(pipe)
-  def size(pipe), do: Args.invalid!(pipe: {:pipe, pipe})
+  def size(pipe), do: Args.invalid!(pipe: {__MODULE__, pipe})
 
   @doc """
   Moves the position to `position` bytes from the start (it may pass the end: a write
@@ -73,7 +73,7 @@ defmodule Wasmex.Pipe do
   end
 
   def seek(%__MODULE__{resource: pipe}, position), do: Native.pipe_seek(pipe, position)
-  def seek(pipe, _position), do: Args.invalid!(pipe: {:pipe, pipe})
+  def seek(pipe, _position), do: Args.invalid!(pipe: {__MODULE__, pipe})
 
   @doc """
   Reads from the position to the end, and moves the position to the end.
@@ -88,7 +88,7 @@ defmodule Wasmex.Pipe do
   """
   @spec read(t()) :: binary()
   def read(%__MODULE__{resource: pipe}), do: Native.pipe_read_binary(pipe)
-  def read(pipe), do: Args.invalid!(pipe: {:pipe, pipe})
+  def read(pipe), do: Args.invalid!(pipe: {__MODULE__, pipe})
 
   @doc """
   Writes `binary` at the position, and moves the position past it.
@@ -101,5 +101,5 @@ defmodule Wasmex.Pipe do
   def write(%__MODULE__{resource: pipe}, binary) when is_binary(binary),
     do: Native.pipe_write_binary(pipe, binary)
 
-  def write(pipe, binary), do: Args.invalid!(pipe: {:pipe, pipe}, binary: {:binary, binary})
+  def write(pipe, binary), do: Args.invalid!(pipe: {__MODULE__, pipe}, binary: {:binary, binary})
 end

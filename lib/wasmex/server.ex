@@ -59,7 +59,7 @@ defmodule Wasmex.Server do
   @impl true
   def handle_info(:timeout, state), do: noreply(state)
 
-  # A wake-up for a store this server stopped waiting for (see `Wasmex.Call`).
+  # A wake-up for a store this server stopped waiting for (see `Wasmex.Native`).
   def handle_info({:"$wasmex_store_free", _id}, state), do: noreply(state)
 
   def handle_info(message, state) do

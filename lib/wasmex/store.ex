@@ -111,7 +111,7 @@ defmodule Wasmex.Store do
     Native.store_new_wasi(options, limits, engine, fuel)
   end
 
-  def new_wasi(options, _limits, _engine), do: Args.invalid!(options: {:wasi_options, options})
+  def new_wasi(options, _limits, _engine), do: Args.invalid!(options: {WasiOptions, options})
 
   # Strings cross to WASI as Rust strings: UTF-8.
   defp string?(value), do: is_binary(value) and String.valid?(value)

@@ -17,7 +17,7 @@ defmodule Wasmex.StoreOrCaller do
       {:ok, 100}
   """
 
-  alias Wasmex.{Args, Call, Native}
+  alias Wasmex.{Args, Native}
 
   defstruct [:resource]
 
@@ -38,9 +38,9 @@ defmodule Wasmex.StoreOrCaller do
   """
   @spec set_fuel(t(), non_neg_integer()) :: :ok | {:error, String.t()}
   def set_fuel(%__MODULE__{resource: store}, fuel),
-    do: Call.on_store(store, fn -> Native.store_or_caller_set_fuel(store, fuel) end)
+    do: Native.store_or_caller_set_fuel(store, fuel)
 
-  def set_fuel(store, _fuel), do: Args.invalid!(store: {:store, store})
+  def set_fuel(store, _fuel), do: Args.invalid!(store: {__MODULE__, store})
 
   @doc """
   Returns the fuel left in `store`.
@@ -54,7 +54,7 @@ defmodule Wasmex.StoreOrCaller do
   """
   @spec get_fuel(t()) :: {:ok, non_neg_integer()} | {:error, String.t()}
   def get_fuel(%__MODULE__{resource: store}),
-    do: Call.on_store(store, fn -> Native.store_or_caller_get_fuel(store) end)
+    do: Native.store_or_caller_get_fuel(store)
 
-  def get_fuel(store), do: Args.invalid!(store: {:store, store})
+  def get_fuel(store), do: Args.invalid!(store: {__MODULE__, store})
 end

@@ -69,27 +69,58 @@ defmodule Wasmex.TestProcesses do
     spawn(fn -> send(test, {:result, self(), fun.()}) end)
   end
 
-  @doc "Makes `Wasmex.Call.await/2` (a caller waiting for a busy store) traceable."
+  @doc "Makes `Wasmex.Native.await/3` (a caller waiting for a busy store) traceable."
   def trace_store_waits do
-    Code.ensure_loaded!(Wasmex.Call)
-    1 = :erlang.trace_pattern({Wasmex.Call, :await, 2}, true, [:local])
+    Code.ensure_loaded!(Wasmex.Native)
+    1 = :erlang.trace_pattern({Wasmex.Native, :await, 3}, true, [:local])
     :ok
   end
 
   @doc """
-  Makes `Wasmex.Native.call_resume(store, nil)` (the next slice of a guest that is running)
+  Makes `Wasmex.Native.call_resume(store)` (the next slice of a guest that is running)
   traceable.
   """
   def trace_guest_slices do
     Code.ensure_loaded!(Wasmex.Native)
-    1 = :erlang.trace_pattern({Wasmex.Native, :call_resume, 2}, [{[:_, nil], [], []}], [:local])
+    1 = :erlang.trace_pattern({Wasmex.Native, :call_resume, 1}, true, [:local])
     :ok
   end
 
   def untrace do
-    :erlang.trace_pattern({Wasmex.Call, :await, 2}, false, [:local])
-    :erlang.trace_pattern({Wasmex.Native, :call_resume, 2}, false, [:local])
+    :erlang.trace_pattern({Wasmex.Native, :await, 3}, false, [:local])
+    :erlang.trace_pattern({Wasmex.Native, :call_resume, 1}, false, [:local])
     :ok
+  end
+
+  @doc """
+  Runs `fun` in a new process and returns `{result, calls}`: the names of the calls it made
+  to the given private `Wasmex.Native` functions (`[memory_read_binary_dirty_nif: 4]`),
+  in order. To see which NIF of a normal/dirty twin pair did the work.
+  """
+  def native_calls(fun, functions) do
+    for {name, arity} <- functions do
+      # Left on: other tests may trace the same function at the same time.
+      :erlang.trace_pattern({Wasmex.Native, name, arity}, true, [:local])
+    end
+
+    test = self()
+    pid = spawn(fn -> receive(do: (:go -> send(test, {:native_calls, self(), fun.()}))) end)
+    1 = :erlang.trace(pid, true, [:call])
+    send(pid, :go)
+    assert_receive {:native_calls, ^pid, result}, 60_000
+    ref = :erlang.trace_delivered(pid)
+    assert_receive {:trace_delivered, ^pid, ^ref}, 5_000
+    {result, collect_calls(pid, Keyword.keys(functions), [])}
+  end
+
+  defp collect_calls(pid, names, calls) do
+    receive do
+      {:trace, ^pid, :call, {Wasmex.Native, name, _args}} ->
+        calls = if name in names, do: [name | calls], else: calls
+        collect_calls(pid, names, calls)
+    after
+      0 -> Enum.reverse(calls)
+    end
   end
 
   @doc """
@@ -105,7 +136,7 @@ defmodule Wasmex.TestProcesses do
         send(test, {:result, self(), fun.()})
       end)
 
-    await_call(pid, fn -> send(pid, :go) end, {Wasmex.Call, :await})
+    await_call(pid, fn -> send(pid, :go) end, {Wasmex.Native, :await})
     pid
   end
 
@@ -113,7 +144,7 @@ defmodule Wasmex.TestProcesses do
   Runs `trigger` and returns once `pid` (which must not make the traced call before
   `trigger` runs) waits for a busy store. Needs `trace_store_waits/0`.
   """
-  def await_store_wait(pid, trigger), do: await_call(pid, trigger, {Wasmex.Call, :await})
+  def await_store_wait(pid, trigger), do: await_call(pid, trigger, {Wasmex.Native, :await})
 
   @doc """
   Runs `trigger` and returns once `pid` is running guest code: it resumed a guest after a

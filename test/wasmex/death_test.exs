@@ -5,8 +5,8 @@ defmodule Wasmex.DeathTest do
   # another process, within a timeout) and no process may be left behind.
   #
   # Synchronisation is by messages from the guest's imports, monitors, and call tracing
-  # of `Wasmex.Call.await/2` (a caller queued for a busy store) and
-  # `Wasmex.Native.call_resume(store, nil)` (a guest resumed after a full slice): never
+  # of `Wasmex.Native.await/3` (a caller queued for a busy store) and
+  # `Wasmex.Native.call_resume(store)` (a guest resumed after a full slice): never
   # by sleeping. Not async: call trace patterns are global, and the tests count processes.
   use ExUnit.Case, async: false
 
@@ -179,10 +179,10 @@ defmodule Wasmex.DeathTest do
     # Writes above 4 MB run on a dirty scheduler, with the store checked out meanwhile.
     big = :binary.copy(<<7>>, 5 * 1024 * 1024)
     Code.ensure_loaded!(Wasmex.Native)
-    1 = :erlang.trace_pattern({Wasmex.Native, :memory_write_binary_dirty, 4}, true, [:local])
+    1 = :erlang.trace_pattern({Wasmex.Native, :memory_write_binary_dirty_nif, 4}, true, [:local])
 
     on_exit(fn ->
-      :erlang.trace_pattern({Wasmex.Native, :memory_write_binary_dirty, 4}, false, [:local])
+      :erlang.trace_pattern({Wasmex.Native, :memory_write_binary_dirty_nif, 4}, false, [:local])
     end)
 
     writer =
@@ -192,7 +192,10 @@ defmodule Wasmex.DeathTest do
 
     1 = :erlang.trace(writer, true, [:call])
     send(writer, :go)
-    assert_receive {:trace, ^writer, :call, {Wasmex.Native, :memory_write_binary_dirty, _}}, 5_000
+
+    assert_receive {:trace, ^writer, :call, {Wasmex.Native, :memory_write_binary_dirty_nif, _}},
+                   5_000
+
     waiter = call(ctx, "count", [11])
     assert kill(writer) == :killed
 
@@ -271,7 +274,96 @@ defmodule Wasmex.DeathTest do
     end
   end
 
+  describe "a dirty operation inside a callback, its caller killed" do
+    # The callback writes 64 MiB to memory (on a dirty scheduler, with the store checked
+    # out) once told to; its process is killed meanwhile. The store must not be released
+    # before the write is done: a waiter gets it then, never "the store is checked out".
+    @big_wat ~S[(module
+      (import "env" "write" (func $write))
+      (memory (export "memory") 1100)
+      (func (export "run") (call $write))
+      (func (export "one") (result i32) (i32.const 1)))]
+
+    test "keeps the store until the write is done; waiters then get it", ctx do
+      test = self()
+      big = :binary.copy(<<7>>, 64 * 1024 * 1024)
+
+      write = fn context ->
+        send(test, {:ready, self()})
+        receive do: (:write -> Wasmex.Memory.write_binary(context.caller, context.memory, 0, big))
+        nil
+      end
+
+      {:ok, store} = Wasmex.Store.new()
+      {:ok, module} = Wasmex.Module.compile(store, @big_wat)
+
+      {:ok, instance} =
+        Instance.new(store, module, %{"env" => %{"write" => {:fn, [], [], write}}})
+
+      nif = {Wasmex.Native, :memory_write_binary_dirty_nif, 4}
+      :erlang.trace_pattern(nif, true, [:local])
+      on_exit(fn -> :erlang.trace_pattern(nif, false, [:local]) end)
+
+      owner = start(fn -> Instance.call_function(store, instance, "run", []) end)
+      assert_receive {:ready, ^owner}, 5_000
+      waiter = start_waiter(fn -> Instance.call_function(store, instance, "one", []) end)
+      1 = :erlang.trace(owner, true, [:call])
+      send(owner, :write)
+
+      assert_receive {:trace, ^owner, :call, {Wasmex.Native, :memory_write_binary_dirty_nif, _}},
+                     5_000
+
+      assert kill(owner) == :killed
+      assert_receive {:result, ^waiter, {:ok, [1]}}, 5_000
+      assert Instance.call_function(store, instance, "one", []) == {:ok, [1]}
+      assert_clean(ctx)
+    end
+  end
+
   describe "waiting for a busy store" do
+    test "a waiter that dies after the store was handed to it passes it on", ctx do
+      owner = start_at(ctx, {"gated", [1], [1], false})
+      handed = start_waiter(fn -> direct(ctx, "count", [5]) end)
+      next = start_waiter(fn -> direct(ctx, "count", [6]) end)
+      # Suspended, the first waiter cannot take the store when it is handed to it.
+      :erlang.suspend_process(handed)
+      send(owner, :open)
+      assert_receive {:result, ^owner, {:ok, [1]}}, 5_000
+      assert kill(handed) == :killed
+      assert_receive {:result, ^next, {:ok, [6]}}, 5_000
+      assert_store_usable(ctx)
+      assert_clean(ctx)
+    end
+
+    test "the store is handed over in arrival order, past waiters that died", ctx do
+      wat = ~S[(module
+        (import "env" "gate" (func $gate (param i32)))
+        (global $tickets (mut i32) (i32.const 0))
+        (func (export "gated") (param i32) (result i32) (call $gate (local.get 0)) (i32.const 1))
+        (func (export "ticket") (result i32)
+          (global.set $tickets (i32.add (global.get $tickets) (i32.const 1)))
+          (global.get $tickets)))]
+
+      {:ok, store} = Wasmex.Store.new()
+      {:ok, module} = Wasmex.Module.compile(store, wat)
+      {:ok, instance} = Instance.new(store, module, imports(self()))
+      ctx = %{ctx | store: store, instance: instance}
+      owner = start_at(ctx, {"gated", [1], [1], false})
+      waiters = for n <- 1..6, do: {n, start_waiter(fn -> direct(ctx, "ticket", []) end)}
+      for {n, pid} <- waiters, rem(n, 3) == 0, do: kill(pid)
+      send(owner, :open)
+      assert_receive {:result, ^owner, {:ok, [1]}}, 5_000
+
+      # The live waiters, in arrival order, took tickets 1, 2, 3, 4.
+      live = for {n, pid} <- waiters, rem(n, 3) != 0, do: pid
+
+      for {pid, ticket} <- Enum.zip(live, 1..4) do
+        assert_receive {:result, ^pid, {:ok, [^ticket]}}, 5_000
+      end
+
+      assert_clean(ctx)
+    end
+
     test "killed waiters do not hold it up: the owner finishes, the live waiters follow",
          ctx do
       owner = start_at(ctx, {"gated", [1], [1], false})

@@ -72,7 +72,7 @@ defmodule Wasmex.InstanceTest do
         })
       end
 
-      assert_raise ArgumentError, ~r/strings or atoms/, fn ->
+      assert_raise ArgumentError, ~r/a string or an atom/, fn ->
         Wasmex.Instance.new(store, module, %{1 => %{}})
       end
 
@@ -454,5 +454,81 @@ defmodule Wasmex.InstanceAsyncTest do
       assert_received {:callback, pid}
       refute pid == self()
     end
+
+    # Wasmex's test "call exported function in imported function callback using instance
+    # in callback": the outer call holds the store until the callback returns.
+    test "from an import callback, with the callback's caller and instance, replies" do
+      wat = ~S[(module
+        (import "env" "callback" (func $callback (result i32)))
+        (func (export "outer") (result i32) (call $callback))
+        (func (export "inner") (param i32) (result i32) (i32.mul (local.get 0) (i32.const 2))))]
+
+      callback = fn context ->
+        ref = make_ref()
+        from = {self(), ref}
+
+        :ok =
+          Wasmex.Instance.call_exported_function(
+            context.caller,
+            context.instance,
+            "inner",
+            [21],
+            from
+          )
+
+        receive do: ({^ref, {:ok, [result]}} -> result)
+      end
+
+      imports = %{"env" => %{"callback" => {:fn, [], [:i32], callback}}}
+      %{store: store, instance: instance} = instantiate(wat, imports)
+
+      assert Wasmex.Instance.call_function(store, instance, "outer", [], timeout: 5_000) ==
+               {:ok, [42]}
+
+      # Outside a callback, it still runs in a new process.
+      ref = make_ref()
+      :ok = Wasmex.Instance.call_exported_function(store, instance, "inner", [1], {self(), ref})
+      assert_receive {^ref, {:ok, [2]}}
+    end
+  end
+end
+
+defmodule Wasmex.InstanceScheduleTest do
+  # Instantiation runs on a dirty scheduler when what it does is big, not when the module
+  # is: its memories, tables, segments and imports.
+  use ExUnit.Case, async: true
+
+  import Wasmex.TestProcesses, only: [native_calls: 2]
+
+  @twins [instance_new_nif: 4, instance_new_dirty_nif: 4]
+
+  defp instantiate(wat, imports \\ %{}) do
+    {:ok, store} = Wasmex.Store.new()
+    {:ok, module} = Wasmex.Module.compile(store, wat)
+    {result, calls} = native_calls(fn -> Wasmex.Instance.new(store, module, imports) end, @twins)
+    assert {:ok, %Wasmex.Instance{}} = result
+    calls
+  end
+
+  test "a small module instantiates on a normal scheduler" do
+    assert instantiate(~S[(module (memory 1) (table 10 funcref) (data (i32.const 0) "hi"))]) ==
+             [:instance_new_nif]
+  end
+
+  test "a tiny module declaring a big memory or table instantiates on a dirty scheduler" do
+    dirty = [:instance_new_nif, :instance_new_dirty_nif]
+    assert instantiate(~S[(module (memory 512))]) == dirty
+    assert instantiate(~S[(module (table 1000000 funcref))]) == dirty
+  end
+
+  test "big data segments and many imports instantiate on a dirty scheduler" do
+    dirty = [:instance_new_nif, :instance_new_dirty_nif]
+    data = String.duplicate("x", 2 * 1024 * 1024)
+    assert instantiate(~s[(module (memory 40) (data (i32.const 0) "#{data}"))]) == dirty
+
+    count = 2_000
+    funs = for i <- 1..count, into: %{}, do: {"f#{i}", {:fn, [], [], fn _ -> nil end}}
+    wat = "(module " <> Enum.map_join(1..count, " ", &~s[(import "env" "f#{&1}" (func))]) <> ")"
+    assert instantiate(wat, %{"env" => funs}) == dirty
   end
 end

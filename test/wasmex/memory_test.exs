@@ -3,6 +3,7 @@ defmodule Wasmex.MemoryTest do
   doctest Wasmex.Memory
 
   import Wasmex.Fixtures
+  import Wasmex.TestProcesses, only: [native_calls: 2]
 
   setup do
     %{store: store, instance: instance} = instantiate(~S[(module (memory (export "memory") 1 3))])
@@ -89,6 +90,42 @@ defmodule Wasmex.MemoryTest do
 
       assert Wasmex.Memory.write_binary(store, memory, size - 10, bytes) ==
                {:error, "out of bounds memory access"}
+    end
+
+    test "copy more than a MiB on a dirty scheduler, and less on a normal one" do
+      %{store: store, instance: instance} =
+        Wasmex.Fixtures.instantiate(~S[(module (memory (export "memory") 40))])
+
+      {:ok, memory} = Wasmex.Memory.from_instance(store, instance)
+      big = :binary.copy(<<9>>, 1024 * 1024 + 1)
+      twins = [memory_write_binary_nif: 4, memory_write_binary_dirty_nif: 4]
+      write = fn bytes -> Wasmex.Memory.write_binary(store, memory, 0, bytes) end
+
+      assert {:ok, [:memory_write_binary_nif, :memory_write_binary_dirty_nif]} =
+               native_calls(fn -> write.(big) end, twins)
+
+      small = fn -> Wasmex.Memory.write_binary(store, memory, 2_000_000, "small") end
+      assert {:ok, [:memory_write_binary_nif]} = native_calls(small, twins)
+
+      twins = [memory_read_binary_nif: 4, memory_read_binary_dirty_nif: 4]
+      read = fn len -> Wasmex.Memory.read_binary(store, memory, 0, len) end
+
+      assert {{:ok, read_back}, [:memory_read_binary_nif, :memory_read_binary_dirty_nif]} =
+               native_calls(fn -> read.(byte_size(big)) end, twins)
+
+      assert read_back == big, "the big read differs"
+
+      assert {{:ok, <<9, 9>>}, [:memory_read_binary_nif]} =
+               native_calls(fn -> read.(2) end, twins)
+
+      twins = [memory_grow_nif: 3, memory_grow_dirty_nif: 3]
+      grow = fn pages -> Wasmex.Memory.grow(store, memory, pages) end
+
+      assert {:ok, [:memory_grow_nif, :memory_grow_dirty_nif]} =
+               native_calls(fn -> grow.(17) end, twins)
+
+      assert {:ok, [:memory_grow_nif]} = native_calls(fn -> grow.(1) end, twins)
+      assert Wasmex.Memory.size(store, memory) == 58 * 65_536
     end
 
     test "read_string/4 is read_binary/4", %{store: store, memory: memory} do

@@ -39,4 +39,24 @@ defmodule Wasmex.PipeTest do
       assert_raise ArgumentError, fn -> Wasmex.Pipe.read(:pipe) end
     end
   end
+
+  describe "read/1 and write/2 of more than a MiB" do
+    test "run on a dirty scheduler" do
+      {:ok, pipe} = Wasmex.Pipe.new()
+      big = :binary.copy("z", 1024 * 1024 + 1)
+      twins = [pipe_write_binary_nif: 2, pipe_write_binary_dirty_nif: 2]
+
+      assert {{:ok, 1_048_577}, [:pipe_write_binary_nif, :pipe_write_binary_dirty_nif]} =
+               Wasmex.TestProcesses.native_calls(fn -> Wasmex.Pipe.write(pipe, big) end, twins)
+
+      :ok = Wasmex.Pipe.seek(pipe, 0)
+      twins = [pipe_read_binary_nif: 1, pipe_read_binary_dirty_nif: 1]
+
+      assert {^big, [:pipe_read_binary_nif, :pipe_read_binary_dirty_nif]} =
+               Wasmex.TestProcesses.native_calls(fn -> Wasmex.Pipe.read(pipe) end, twins)
+
+      assert {"", [:pipe_read_binary_nif]} =
+               Wasmex.TestProcesses.native_calls(fn -> Wasmex.Pipe.read(pipe) end, twins)
+    end
+  end
 end

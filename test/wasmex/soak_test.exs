@@ -161,7 +161,7 @@ defmodule Wasmex.SoakTest do
 
     defp count_waits(counts) do
       receive do
-        {:trace, pid, :call, {Wasmex.Call, :await, _}} ->
+        {:trace, pid, :call, {Wasmex.Native, :await, _}} ->
           count_waits(Map.update(counts, pid, 1, &(&1 + 1)))
       after
         0 -> counts

@@ -14,7 +14,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use wasmex_core::{
-    call::Step,
+    call::{Step, Suspended},
     engine::{Engine, EngineOptions},
     imports::ImportSpec,
     instance,
@@ -106,16 +106,16 @@ fn run(store: &mut Store, instance: wasmi::Instance, (name, args): Invoke) -> Ve
     loop {
         step = match step {
             Step::Done(results) => return results,
-            Step::Yield(call) => store.resume(call).unwrap(),
-            Step::Host(call, request) => {
-                let Val::I32(n) = request.params[0] else {
+            Step::Suspended(Suspended::Yield(call)) => call.resume(store).unwrap(),
+            Step::Suspended(Suspended::Heavy(call)) => call.resume(store).unwrap(),
+            Step::Suspended(Suspended::Host(call)) => {
+                let Val::I32(n) = call.request().params[0] else {
                     panic!("twice takes an i32")
                 };
-                store
-                    .resume_host(call, [Input::Int(2 * i128::from(n))].into_iter())
+                call.resume(store, [Input::Int(2 * i128::from(n))].into_iter())
                     .unwrap()
             }
-            Step::Sleep(..) => panic!("no guest here sleeps"),
+            Step::Suspended(Suspended::Sleep(_)) => panic!("no guest here sleeps"),
         }
     }
 }

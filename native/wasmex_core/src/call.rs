@@ -1,27 +1,53 @@
-//! The call state machine: every guest call runs in fuel slices and may stop for an Elixir
-//! import, then is resumed.
+//! The call protocol: how a guest call runs in bounded pieces and stops for the host.
 //!
-//! ```text
-//! call ──▶ Done(results) | Err(error)
-//!   │
-//!   ├──▶ Yield(call)            the time budget is spent: resume() goes on
-//!   ├──▶ Sleep(call, duration)  the guest sleeps (WASI): wait, then resume()
-//!   └──▶ Host(call, request)    the guest called an Elixir import: resume_host(results)
-//! ```
+//! This is the one description of the protocol; the NIF (`native/wasmex_interp/src/call.rs`),
+//! `Wasmex.Call` and the README link here.
 //!
-//! Each of [`Store::call`], [`Store::resume`] and [`Store::resume_host`] runs fuel slices
-//! (see [`crate::slice`]) back to back, resuming in Rust after each, until the call ends,
-//! calls an import, or the store's time budget for one host invocation
-//! ([`crate::slice::BUDGET`]) is spent. A small fuel slice therefore costs one wasmi
-//! suspend/resume (~130 ns), not a round trip to the host.
+//! # In Rust
 //!
-//! Every `Err` ends the call. A [`Call`] that is dropped instead of resumed ends it too
-//! (cancellation); nothing else needs cleaning up.
+//! [`Store::call`] starts a call and runs it until it ends or has to stop; it returns a
+//! [`Step`]. A call that stopped is [`Suspended`] in one of four ways, and each kind carries
+//! its own resume, so a call cannot be resumed the wrong way:
+//!
+//! | suspension | why the call stopped | what the host does | then |
+//! |---|---|---|---|
+//! | [`Yielded`] | it ran for its time budget ([`crate::slice::BUDGET`]) | anything (the BEAM may schedule another process) | [`Yielded::resume`] |
+//! | [`HostCall`] | the guest called an Elixir import ([`HostCall::request`]) | runs the callback | [`HostCall::resume`] with the callback's results |
+//! | [`Sleeping`] | the guest sleeps (WASI `poll_oneoff` on clocks) | waits [`Sleeping::duration`] without a thread | [`Sleeping::resume`] |
+//! | [`Heavy`] | the next piece of work is too big for a time budget: one instruction that needs more fuel than a slice (`memory.fill`, `memory.grow`, `table.grow` of a huge range), or host work a host function handed over ([`crate::imports::HostWork`]) | moves to a thread that may run long (a dirty scheduler) | [`Heavy::resume`] does that work, then runs on for at most one slice |
+//!
+//! Each resume runs fuel slices (see [`crate::slice`]) back to back, resuming in Rust after
+//! each (~130 ns), until the call ends, stops for the host, or its time budget is spent.
+//! Every `Err` ends the call. A [`Suspended`] call that is dropped instead of resumed ends
+//! too (cancellation); nothing else needs cleaning up. A host call may start other calls on
+//! the same store while its own waits (nested calls).
+//!
+//! Fuel is charged exactly as the guest uses it, whatever the slicing and wherever a piece
+//! runs: the user's fuel budget is kept apart from the slices ([`Store`]).
+//!
+//! # Through the NIF and Elixir
+//!
+//! The NIF keeps a suspended call in the store between two NIF invocations, owned by the
+//! calling process, and answers each with one reply (`reply` in the NIF's `call.rs`);
+//! `Wasmex.Call` drives the call in the calling process:
+//!
+//! | [`Step`] | NIF reply | `Wasmex.Call` |
+//! |---|---|---|
+//! | [`Step::Done`] | `{:ok, results}` | returns them |
+//! | `Err(error)` | `{:error, message}` | returns it |
+//! | [`Yielded`], [`Heavy`] | `:yield` | checks the deadline, `call_resume(store)` |
+//! | [`Sleeping`] | `{:sleep, microseconds}` | waits in `receive`, then `call_resume(store)` |
+//! | [`HostCall`] | `{:host_call, import, params, memory}` | runs the callback, `call_resume_host(store, results)` |
+//!
+//! `call_resume` has a dirty twin: on a normal scheduler it answers `:dirty` for a
+//! [`Heavy`] suspension instead of running it, and `Wasmex.Native` runs the twin, as for
+//! every other NIF with a twin. A process that finds the store in use by another
+//! process's call gets `{:busy, id}` and waits for the store to be handed to it (the NIF's
+//! `store/owner.rs`); neither reply reaches `Wasmex.Call`.
 
 use crate::{
-    error::catch_panic,
-    error::trap_message,
-    imports::{HostCallMarker, HostRequest, Pending},
+    error::{catch_panic, trap_message},
+    imports::{HostCallMarker, HostRequest, HostWork, Pending},
     store::Store,
     value::{self, Input},
     wasi::Sleep,
@@ -32,43 +58,200 @@ use wasmi::{
     Func, ResumableCall, ResumableCallHostTrap, ResumableCallOutOfFuel, TrapCode, Val, ValType,
 };
 
-/// A suspended guest call.
-#[derive(Debug)]
-pub struct Call {
-    suspended: Suspended,
-    results: Vec<Val>,
-}
-
-#[derive(Debug)]
-enum Suspended {
-    Host(ResumableCallHostTrap),
-    Sleep(ResumableCallHostTrap, Sleep),
-    Fuel(ResumableCallOutOfFuel),
-    /// An import called with no Wasm frame left to resume: the host called an exported
-    /// import directly, or the entry function tail-called one (`return_call`). The
-    /// import's results are the call's results.
-    LastHost,
-    /// The same for a sleep (`return_call $poll_oneoff`).
-    LastSleep(Sleep),
-}
-
-/// Where a call stands after a slice.
+/// Where a call stands when it returns to the host.
+// Not boxed: a box would cost an allocation per suspension (per host call), more than
+// moving a few hundred bytes.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum Step {
     /// The call returned these results.
     Done(Vec<Val>),
-    /// The slice ran out; resume with [`Store::resume`].
-    Yield(Call),
-    /// The guest called an Elixir import; resume with [`Store::resume_host`].
-    Host(Call, HostRequest),
-    /// The guest sleeps this long; resume with [`Store::resume`] once it is over.
-    Sleep(Call, Duration),
+    /// The call stopped; it goes on with the resume of its kind.
+    Suspended(Suspended),
 }
 
-impl Call {
-    /// `true` when the call waits for an Elixir import's results, `false` after a yield.
-    pub fn awaits_host(&self) -> bool {
-        matches!(self.suspended, Suspended::Host(_) | Suspended::LastHost)
+/// A call that stopped for the host, by kind (see the [module docs](self)).
+#[derive(Debug)]
+pub enum Suspended {
+    /// Its time budget is spent.
+    Yield(Yielded),
+    /// The guest called an Elixir import.
+    Host(HostCall),
+    /// The guest sleeps.
+    Sleep(Sleeping),
+    /// The next piece of work is too big for a time budget.
+    Heavy(Heavy),
+}
+
+impl Suspended {
+    /// `true` when resuming the call may take longer than a time budget: it must be resumed
+    /// on a thread allowed to run long.
+    pub fn is_heavy(&self) -> bool {
+        matches!(self, Suspended::Heavy(_))
+    }
+}
+
+/// A call that spent its time budget.
+#[derive(Debug)]
+pub struct Yielded {
+    fuel: ResumableCallOutOfFuel,
+    results: Vec<Val>,
+}
+
+/// A call waiting for the results of an Elixir import.
+#[derive(Debug)]
+pub struct HostCall {
+    request: HostRequest,
+    after: AfterHost,
+}
+
+/// A call whose guest sleeps (WASI `poll_oneoff` on clocks only).
+#[derive(Debug)]
+pub struct Sleeping {
+    sleep: Sleep,
+    after: AfterHost,
+}
+
+/// A call whose next piece of work is too big for a time budget.
+#[derive(Debug)]
+pub struct Heavy(HeavyWork);
+
+#[derive(Debug)]
+enum HeavyWork {
+    /// One instruction that needs more fuel than a slice holds.
+    Instruction(ResumableCallOutOfFuel, Vec<Val>),
+    /// Work a host function handed over.
+    Host(Box<dyn HostWork>, AfterHost),
+}
+
+/// What a host function's results go to: the suspended guest, or, when the host function
+/// was called with no Wasm frame left (the host called an exported import, or the entry
+/// function tail-called one), the end of the call: its results are the call's results.
+#[derive(Debug)]
+struct AfterHost {
+    frame: Option<ResumableCallHostTrap>,
+    results: Vec<Val>,
+}
+
+impl Yielded {
+    /// Runs the call for one more time budget.
+    ///
+    /// # Errors
+    ///
+    /// The guest's trap, or any error that ends the call.
+    pub fn resume(self, store: &mut Store) -> Result<Step, Error> {
+        let Self { fuel, mut results } = self;
+        store.guarded(|store| {
+            store.start_budget();
+            let required = fuel.required_fuel();
+            let outcome = store.metered(required, true, |s| fuel.resume(s, &mut results));
+            store.run_budget(outcome, results)
+        })
+    }
+}
+
+impl HostCall {
+    /// The import the guest called, and with what.
+    pub fn request(&self) -> &HostRequest {
+        &self.request
+    }
+
+    /// Resumes the guest with the Elixir callback's results, for one time budget.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Callback`] when the results do not match the import's declared result types;
+    /// the guest's trap, or any error that ends the call.
+    pub fn resume(
+        self,
+        store: &mut Store,
+        inputs: impl ExactSizeIterator<Item = Input>,
+    ) -> Result<Step, Error> {
+        store.guarded(|store| {
+            let types = self.after.result_types(store);
+            let values = host_results(inputs, &types)?;
+            self.after.resume(store, &values)
+        })
+    }
+}
+
+impl Sleeping {
+    /// How long the guest sleeps.
+    pub fn duration(&self) -> Duration {
+        self.sleep.duration
+    }
+
+    /// Ends the sleep (the guest sees its clocks fire) and runs the call for one time budget.
+    ///
+    /// # Errors
+    ///
+    /// The guest's trap, or any error that ends the call.
+    pub fn resume(self, store: &mut Store) -> Result<Step, Error> {
+        store.guarded(|store| {
+            let values = self.sleep.finish(store.wasmi_mut());
+            self.after.resume(store, &values)
+        })
+    }
+}
+
+impl Heavy {
+    /// Does the heavy piece of work, then runs the call on for at most one slice, so that
+    /// what follows runs in ordinary time budgets again.
+    ///
+    /// # Errors
+    ///
+    /// The guest's trap, the host work's error, or any error that ends the call.
+    pub fn resume(self, store: &mut Store) -> Result<Step, Error> {
+        store.guarded(|store| {
+            store.start_budget();
+            match self.0 {
+                HeavyWork::Instruction(fuel, mut results) => {
+                    // Fuel for the instruction and one slice more: the guest stops within
+                    // a slice after it. (The slice more also pays for wasmi 2.0.0's
+                    // `table.grow`, which resumes a few instructions before itself.) Not a
+                    // sample for the slice calibration: bulk work costs far more time per
+                    // unit of fuel than ordinary code.
+                    let budget = fuel.required_fuel().saturating_add(store.slice());
+                    let outcome = store.metered(budget, false, |s| fuel.resume(s, &mut results));
+                    store.settle(outcome, results)
+                }
+                HeavyWork::Host(work, after) => {
+                    let values = work.run(store.wasmi_mut()).map_err(Error::from)?;
+                    after.resume_once(store, &values)
+                }
+            }
+        })
+    }
+}
+
+impl AfterHost {
+    /// The types the host function's results must have.
+    fn result_types(&self, store: &Store) -> Vec<ValType> {
+        match &self.frame {
+            Some(frame) => frame.host_func().ty(store.wasmi()).results().to_vec(),
+            None => self.results.iter().map(Val::ty).collect(),
+        }
+    }
+
+    /// Hands the host function's results to the guest and runs it for one time budget.
+    fn resume(self, store: &mut Store, values: &[Val]) -> Result<Step, Error> {
+        let Self { frame, mut results } = self;
+        let Some(frame) = frame else {
+            return Ok(Step::Done(values.to_vec()));
+        };
+        store.start_budget();
+        let outcome = store.metered(0, true, |s| frame.resume(s, values, &mut results));
+        store.run_budget(outcome, results)
+    }
+
+    /// Hands the host function's results to the guest and runs it for one slice at most.
+    fn resume_once(self, store: &mut Store, values: &[Val]) -> Result<Step, Error> {
+        let Self { frame, mut results } = self;
+        let Some(frame) = frame else {
+            return Ok(Step::Done(values.to_vec()));
+        };
+        let outcome = store.metered(0, true, |s| frame.resume(s, values, &mut results));
+        store.settle(outcome, results)
     }
 }
 
@@ -77,40 +260,27 @@ impl Store {
     ///
     /// # Errors
     ///
-    /// A parameter count or type mismatch, or the guest's trap.
+    /// A parameter count or type mismatch, the guest's trap, or any error that ends the call.
     pub fn call(
         &mut self,
         func: Func,
         inputs: impl ExactSizeIterator<Item = Input>,
     ) -> Result<Step, Error> {
-        self.guarded(|store| store.call_unguarded(func, inputs))
+        self.guarded(|store| {
+            let ty = func.ty(store.wasmi());
+            let params = value::to_vals(inputs, ty.params())?;
+            let mut results: Vec<Val> = ty
+                .results()
+                .iter()
+                .copied()
+                .map(Val::default_for_ty)
+                .collect();
+            store.start_budget();
+            let outcome = store.metered(0, true, |s| func.call_resumable(s, &params, &mut results));
+            store.run_budget(outcome, results)
+        })
     }
 
-    /// Goes on with a call that yielded or slept, for one more time budget.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::NoCall`] when the call waits for an import's results; or the guest's trap.
-    pub fn resume(&mut self, call: Call) -> Result<Step, Error> {
-        self.guarded(|store| store.resume_unguarded(call))
-    }
-
-    /// Resumes a call that waits for an Elixir import with the callback's results.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Callback`] when the results do not match the import's declared result types;
-    /// [`Error::NoCall`] when the call did not wait for an import; or the guest's trap.
-    pub fn resume_host(
-        &mut self,
-        call: Call,
-        inputs: impl ExactSizeIterator<Item = Input>,
-    ) -> Result<Step, Error> {
-        self.guarded(|store| store.resume_host_unguarded(call, inputs))
-    }
-}
-
-impl Store {
     /// Runs a step of a call unless the engine is poisoned; a panic in it poisons the engine.
     fn guarded(
         &mut self,
@@ -126,78 +296,8 @@ impl Store {
         result
     }
 
-    /// [`Store::call`] without its guard against panics.
-    fn call_unguarded(
-        &mut self,
-        func: Func,
-        inputs: impl ExactSizeIterator<Item = Input>,
-    ) -> Result<Step, Error> {
-        let ty = func.ty(self.wasmi());
-        let params = value::to_vals(inputs, ty.params())?;
-        let mut results: Vec<Val> = ty
-            .results()
-            .iter()
-            .copied()
-            .map(Val::default_for_ty)
-            .collect();
-        self.start_budget();
-        let outcome = self.metered(0, |store| func.call_resumable(store, &params, &mut results));
-        self.run_budget(outcome, results)
-    }
-    /// [`Store::resume`] without its guard against panics.
-    fn resume_unguarded(&mut self, call: Call) -> Result<Step, Error> {
-        let Call {
-            suspended,
-            mut results,
-        } = call;
-        self.start_budget();
-        let outcome = match suspended {
-            Suspended::Fuel(suspended) => {
-                let required = suspended.required_fuel();
-                self.metered(required, |store| suspended.resume(store, &mut results))
-            }
-            Suspended::Sleep(suspended, sleep) => {
-                let poll_results = sleep.finish(self.wasmi_mut());
-                self.metered(0, |store| {
-                    suspended.resume(store, &poll_results, &mut results)
-                })
-            }
-            Suspended::LastSleep(sleep) => {
-                return Ok(Step::Done(sleep.finish(self.wasmi_mut()).to_vec()));
-            }
-            Suspended::Host(_) | Suspended::LastHost => return Err(Error::NoCall),
-        };
-        self.run_budget(outcome, results)
-    }
-    /// [`Store::resume_host`] without its guard against panics.
-    fn resume_host_unguarded(
-        &mut self,
-        call: Call,
-        inputs: impl ExactSizeIterator<Item = Input>,
-    ) -> Result<Step, Error> {
-        let Call {
-            suspended,
-            mut results,
-        } = call;
-        let suspended = match suspended {
-            Suspended::Host(suspended) => suspended,
-            Suspended::LastHost => {
-                let types: Vec<ValType> = results.iter().map(Val::ty).collect();
-                return host_results(inputs, &types).map(Step::Done);
-            }
-            _ => return Err(Error::NoCall),
-        };
-        let ty = suspended.host_func().ty(self.wasmi());
-        let host_results = host_results(inputs, ty.results())?;
-        self.start_budget();
-        let outcome = self.metered(0, |store| {
-            suspended.resume(store, &host_results, &mut results)
-        });
-        self.run_budget(outcome, results)
-    }
-
-    /// Resumes slices that ran out of slice fuel in place, while the time budget lasts
-    /// and the user's fuel can pay for them; then settles where the call stands.
+    /// Resumes slices that ran out of slice fuel in place, while the time budget lasts and
+    /// the user's fuel can pay for them; then settles where the call stands.
     fn run_budget(
         &mut self,
         mut outcome: Result<ResumableCall, wasmi::Error>,
@@ -205,84 +305,72 @@ impl Store {
     ) -> Result<Step, Error> {
         loop {
             match outcome {
-                Ok(ResumableCall::OutOfFuel(suspended))
+                Ok(ResumableCall::OutOfFuel(fuel))
                     if !self.budget_spent()
-                        && !self.user_fuel_exhausted(suspended.required_fuel()) =>
+                        && fuel.required_fuel() <= self.slice()
+                        && !self.user_fuel_exhausted(fuel.required_fuel()) =>
                 {
-                    let required = suspended.required_fuel();
-                    outcome = self.metered(required, |store| suspended.resume(store, &mut results));
+                    let required = fuel.required_fuel();
+                    outcome = self.metered(required, true, |s| fuel.resume(s, &mut results));
                 }
                 outcome => return self.settle(outcome, results),
             }
         }
     }
 
+    /// The one mapping from where wasmi stopped to a [`Step`].
     fn settle(
         &mut self,
         outcome: Result<ResumableCall, wasmi::Error>,
         results: Vec<Val>,
     ) -> Result<Step, Error> {
-        let outcome = match outcome {
-            Err(error) if error.downcast_ref::<HostCallMarker>().is_some() => {
-                return self.last_host_call(results);
-            }
-            outcome => outcome,
+        let frame = match outcome {
+            Ok(ResumableCall::Finished) => return Ok(Step::Done(results)),
+            Ok(ResumableCall::OutOfFuel(fuel)) => return self.out_of_fuel(fuel, results),
+            Ok(ResumableCall::HostTrap(trap)) if is_marker(trap.host_error()) => Some(trap),
+            Ok(ResumableCall::HostTrap(trap)) => return host_error(trap.into_host_error()),
+            // A host function called with no Wasm frame left (see `AfterHost`).
+            Err(error) if is_marker(&error) => None,
+            Err(error) => return host_error(error),
         };
-        match outcome? {
-            ResumableCall::Finished => Ok(Step::Done(results)),
-            ResumableCall::HostTrap(trap) => {
-                if trap.host_error().downcast_ref::<HostCallMarker>().is_none() {
-                    let error = trap.into_host_error();
-                    // WASI's proc_exit(0) is a successful end of the program.
-                    if error.i32_exit_status() == Some(0) {
-                        return Ok(Step::Done(Vec::new()));
-                    }
-                    return Err(Error::from(error));
-                }
-                let pending = self.wasmi_mut().data_mut().pending.take();
-                match pending {
-                    Some(Pending::Import(request)) => {
-                        let suspended = Suspended::Host(trap);
-                        Ok(Step::Host(Call { suspended, results }, request))
-                    }
-                    Some(Pending::Sleep(sleep)) => {
-                        let duration = sleep.duration;
-                        let suspended = Suspended::Sleep(trap, sleep);
-                        Ok(Step::Sleep(Call { suspended, results }, duration))
-                    }
-                    None => Err(Error::Internal("host call without its request".into())),
-                }
-            }
-            ResumableCall::OutOfFuel(suspended) => {
-                if self.user_fuel_exhausted(suspended.required_fuel()) {
-                    return Err(Error::Trap(trap_message(TrapCode::OutOfFuel).into()));
-                }
-                let call = Call {
-                    suspended: Suspended::Fuel(suspended),
-                    results,
-                };
-                Ok(Step::Yield(call))
-            }
+        let after = AfterHost { frame, results };
+        let pending = self.wasmi_mut().data_mut().pending.take();
+        let suspended = match pending {
+            Some(Pending::Import(request)) => Suspended::Host(HostCall { request, after }),
+            Some(Pending::Sleep(sleep)) => Suspended::Sleep(Sleeping { sleep, after }),
+            Some(Pending::Work(work)) => Suspended::Heavy(Heavy(HeavyWork::Host(work, after))),
+            None => return Err(Error::Internal("host call without its request".into())),
+        };
+        Ok(Step::Suspended(suspended))
+    }
+
+    /// The guest needs `fuel.required_fuel()` to go on: a trap when the user cannot pay it,
+    /// heavy work when a slice cannot hold it, otherwise a yield.
+    fn out_of_fuel(&self, fuel: ResumableCallOutOfFuel, results: Vec<Val>) -> Result<Step, Error> {
+        let required = fuel.required_fuel();
+        if self.user_fuel_exhausted(required) {
+            return Err(Error::Trap(trap_message(TrapCode::OutOfFuel).into()));
         }
+        let suspended = if required > self.slice() {
+            Suspended::Heavy(Heavy(HeavyWork::Instruction(fuel, results)))
+        } else {
+            Suspended::Yield(Yielded { fuel, results })
+        };
+        Ok(Step::Suspended(suspended))
     }
 }
 
-impl Store {
-    /// An import was called with no Wasm frame to resume (see [`Suspended::LastHost`]).
-    fn last_host_call(&mut self, results: Vec<Val>) -> Result<Step, Error> {
-        match self.wasmi_mut().data_mut().pending.take() {
-            Some(Pending::Import(request)) => {
-                let suspended = Suspended::LastHost;
-                Ok(Step::Host(Call { suspended, results }, request))
-            }
-            Some(Pending::Sleep(sleep)) => {
-                let duration = sleep.duration;
-                let suspended = Suspended::LastSleep(sleep);
-                Ok(Step::Sleep(Call { suspended, results }, duration))
-            }
-            None => Err(Error::Internal("host call without its request".into())),
-        }
+/// `true` for the marker a host function returns to suspend the guest.
+fn is_marker(error: &wasmi::Error) -> bool {
+    error.downcast_ref::<HostCallMarker>().is_some()
+}
+
+/// A host function failed: the call ends. WASI's `proc_exit(0)` is a successful end.
+fn host_error(error: wasmi::Error) -> Result<Step, Error> {
+    if error.i32_exit_status() == Some(0) {
+        return Ok(Step::Done(Vec::new()));
     }
+    Err(Error::from(error))
 }
 
 /// Converts an Elixir callback's results to the import's declared result types.

@@ -102,13 +102,6 @@ pub enum Error {
     /// A call that ran past its deadline.
     #[error("timeout: the call did not finish within {0} ms")]
     Timeout(u64),
-    /// Another process holds the store; the caller must wait and retry.
-    ///
-    /// # Note
-    ///
-    /// Never shown to users: the Elixir side waits for the store and retries.
-    #[error("store is busy with another call")]
-    Busy,
     /// A resume or abort without a suspended call of the calling process.
     #[error("no suspended call of this process on this store")]
     NoCall,
@@ -185,14 +178,9 @@ pub fn trap_message(code: TrapCode) -> &'static str {
 
 #[cfg(feature = "rustler")]
 impl rustler::Encoder for Error {
-    /// The message as a binary; [`Error::Busy`] as the atom `:busy`, which the Elixir side
-    /// answers by waiting for the store instead of returning it.
+    /// The message, as a binary.
     fn encode<'a>(&self, env: rustler::Env<'a>) -> rustler::Term<'a> {
-        match self {
-            Error::Busy => rustler::Atom::from_str(env, "busy")
-                .map_or_else(|_| self.to_string().encode(env), |atom| atom.encode(env)),
-            _ => self.to_string().encode(env),
-        }
+        self.to_string().encode(env)
     }
 }
 

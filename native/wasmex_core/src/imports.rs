@@ -1,9 +1,16 @@
-//! Host functions that stand for Elixir callbacks.
+//! Host functions that suspend the guest: Elixir callbacks, and host work too big for a
+//! time budget.
 //!
 //! An Elixir callback cannot run inside a NIF, so its host function does not compute
 //! anything: it records the call ([`HostRequest`]) in the store and traps out of the guest
 //! with a [`HostCallMarker`]. Under `call_resumable` that trap suspends the guest; the Elixir
 //! side runs the callback in the calling process and resumes the guest with its results.
+//!
+//! A host function whose work may take longer than a time budget (filling a gigabyte with
+//! random bytes, writing many large buffers) suspends the guest the same way with
+//! [`offload`]: the call comes back as [`crate::call::Heavy`], and the host resumes it where
+//! it may run long (a dirty scheduler), which does the work and hands its results to the
+//! guest. See [`HostWork`].
 
 use crate::store::Host;
 use core::fmt;
@@ -22,12 +29,52 @@ pub struct ImportSpec {
 }
 
 /// Why the guest stopped for the host.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub enum Pending {
     /// It called an Elixir import.
     Import(HostRequest),
     /// It went to sleep (WASI `poll_oneoff` on clocks only).
     Sleep(crate::wasi::Sleep),
+    /// It called a host function whose work is too big for a time budget.
+    Work(Box<dyn HostWork>),
+}
+
+/// The work of a host function that may take longer than a time budget, done when the call
+/// is resumed on a thread allowed to run long.
+///
+/// A host function hands it over with [`offload`] and returns what `offload` returns; it
+/// has done nothing yet, so the guest sees no effect until [`HostWork::run`]. Its results
+/// are the host function's results: they must match its declared result types.
+///
+/// ```ignore
+/// fn random_get(mut caller: Caller<'_, Host>, ptr: i32, len: i32) -> Result<i32, wasmi::Error> {
+///     if (len as u32) < SMALL {
+///         return Ok(fill_now(&mut caller, ptr, len));  // cheap: do it in the slice
+///     }
+///     let memory = /* the caller's "memory" export */;
+///     Err(imports::offload(&mut caller, RandomFill { memory, ptr, len }))
+/// }
+///
+/// impl HostWork for RandomFill {
+///     fn run(self: Box<Self>, store: &mut wasmi::Store<Host>) -> Result<Vec<Val>, wasmi::Error> {
+///         let errno = fill(self.memory.data_mut(store), self.ptr, self.len);
+///         Ok(vec![Val::I32(errno)])
+///     }
+/// }
+/// ```
+pub trait HostWork: fmt::Debug + Send {
+    /// Does the work with the store; returns the host function's results.
+    ///
+    /// # Errors
+    ///
+    /// An error ends the call, as a host function's error does.
+    fn run(self: Box<Self>, store: &mut wasmi::Store<Host>) -> Result<Vec<Val>, wasmi::Error>;
+}
+
+/// Suspends the guest for `work`: a host function returns `Err(offload(caller, work))`.
+pub fn offload(caller: &mut Caller<'_, Host>, work: impl HostWork + 'static) -> wasmi::Error {
+    caller.data_mut().pending = Some(Pending::Work(Box::new(work)));
+    wasmi::Error::host(HostCallMarker)
 }
 
 /// A call of an Elixir import by the guest, waiting for the callback's results.

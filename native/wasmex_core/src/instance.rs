@@ -4,7 +4,7 @@
 use crate::{
     engine::Engine,
     imports::{self, ImportSpec},
-    module::{Module, START_EXPORT},
+    module::{self, Module, START_EXPORT},
     store::Store,
     value::{self, Input},
     Error,
@@ -132,7 +132,7 @@ fn import_error(error: wasmi::Error) -> Error {
 ///
 /// [`Error::MissingFunction`] when there is no such function export.
 pub fn func(store: &Store, instance: Instance, name: &str) -> Result<Func, Error> {
-    if name == START_EXPORT {
+    if !module::is_visible(name) {
         return Err(Error::MissingFunction(name.into()));
     }
     instance

@@ -5,11 +5,12 @@
 //!
 //! - [`engine`]: engine options → wasmi config (fuel always on, compile fuel free).
 //! - [`store`]: a store with user fuel kept apart from slicing.
-//! - [`call`]: the resumable call state machine (slices, Elixir imports).
-//! - [`imports`]: host functions that suspend the guest for an Elixir callback.
+//! - [`call`]: the call protocol: a guest call in slices, and the ways it stops for the
+//!   host, each with its own resume (the one description of the protocol).
+//! - [`imports`]: host functions that suspend the guest: Elixir callbacks, heavy host work.
 //! - [`module`], [`instance`], [`memory`]: compiling, instantiating, memory access.
 //! - [`value`]: the conversion rules for values entering Wasm.
-//! - [`slice`]: run-time calibration of the fuel slice.
+//! - [`slice`](mod@slice): run-time calibration of the fuel slice.
 //! - [`wasi`]: WASI preview 1 contexts, and a `poll_oneoff` that never blocks a thread.
 
 pub mod call;

@@ -17,6 +17,17 @@ use wasmi::{ExternType, Mutability, RefType, ValType};
 /// The hidden export under which a module's start function is run after instantiation.
 pub const START_EXPORT: &str = "\0wasmex_start";
 
+/// Whether users see the export `name`: every export but the hidden start export. The one
+/// place that hides it.
+pub fn is_visible(name: &str) -> bool {
+    name != START_EXPORT
+}
+
+/// `true` when `module` exports a function `name` that users see.
+pub fn is_func_export(module: &wasmi::Module, name: &str) -> bool {
+    is_visible(name) && matches!(module.get_export(name), Some(ExternType::Func(_)))
+}
+
 /// A compiled module and what the host needs to know about it.
 #[derive(Debug, Clone)]
 pub struct Module {
@@ -157,6 +168,13 @@ impl Module {
             .map(|bytes| (bytes / 65_536) as u64)
     }
 
+    /// What instantiating the module writes, in bytes: the minimum sizes of the memories
+    /// and tables it defines, and its data and element segments. For choosing where
+    /// instantiation runs.
+    pub fn instantiation_bytes(&self) -> u64 {
+        work::instantiation_bytes(&self.wasm)
+    }
+
     /// The module's name from its `name` custom section, if it has one.
     pub fn name(&self) -> Option<String> {
         let section = self
@@ -170,7 +188,7 @@ impl Module {
     pub fn exports(&self) -> Vec<(String, ExternInfo)> {
         self.wasmi
             .exports()
-            .filter(|export| export.name() != START_EXPORT)
+            .filter(|export| is_visible(export.name()))
             .map(|export| (export.name().to_string(), extern_info(export.ty())))
             .collect()
     }
@@ -465,6 +483,68 @@ mod memories {
             minimums.push(u128::from(minimum) << page_size_log2.min(16));
         }
         Some(minimums)
+    }
+}
+
+/// What instantiation writes, read from the sections (malformed input counts as nothing:
+/// it does not instantiate).
+mod work {
+    use super::{memories, reader};
+
+    const TABLE: u8 = 4;
+    const ELEMENT: u8 = 9;
+    const DATA: u8 = 11;
+    /// Bytes wasmi keeps per table element.
+    const ELEMENT_BYTES: u64 = 8;
+
+    pub fn instantiation_bytes(bytes: &[u8]) -> u64 {
+        let Some(sections) = reader::sections(bytes) else {
+            return 0;
+        };
+        let memories: u128 = memories::minimum_bytes(bytes)
+            .unwrap_or_default()
+            .iter()
+            .sum();
+        let mut total = u64::try_from(memories).unwrap_or(u64::MAX);
+        for (id, _, payload) in &sections {
+            let len = payload.len() as u64;
+            let work = match *id {
+                TABLE => table_elements(bytes, payload.start).saturating_mul(ELEMENT_BYTES),
+                // Each element item takes at least a byte of the section.
+                ELEMENT => len.saturating_mul(ELEMENT_BYTES),
+                DATA => len,
+                _ => 0,
+            };
+            total = total.saturating_add(work);
+        }
+        total
+    }
+
+    /// The sum of the minimum sizes of the tables a table section defines.
+    fn table_elements(bytes: &[u8], mut pos: usize) -> u64 {
+        let Some(count) = reader::u32(bytes, &mut pos) else {
+            return 0;
+        };
+        let mut total: u64 = 0;
+        for _ in 0..count {
+            // A table with an initializer expression (0x40 0x00 ...) is left at that:
+            // reading the expression is not worth it here.
+            let Some(&kind) = bytes.get(pos) else { break };
+            if kind == 0x40 {
+                break;
+            }
+            pos += 1;
+            let Some(&flags) = bytes.get(pos) else { break };
+            pos += 1;
+            let Some(minimum) = reader::u64(bytes, &mut pos) else {
+                break;
+            };
+            if flags & 0x01 != 0 && reader::u64(bytes, &mut pos).is_none() {
+                break;
+            }
+            total = total.saturating_add(minimum);
+        }
+        total
     }
 }
 

@@ -211,19 +211,20 @@ impl Store {
         self.spent() >= crate::slice::BUDGET
     }
 
+    /// The fuel of one slice: the calibrated [`crate::slice`] size, or the forced one.
+    pub(crate) fn slice(&self) -> u64 {
+        self.slice_override.unwrap_or_else(crate::slice::current)
+    }
+
     /// Runs `run` with a fuel budget of one slice (at least `required`), then charges the
-    /// fuel it used to the user.
-    ///
-    /// Returns what `run` returned and whether the user's fuel can no longer pay `required`.
+    /// fuel it used to the user. With `sample`, the slice's speed calibrates the slice size.
     pub(crate) fn metered<R>(
         &mut self,
         required: u64,
+        sample: bool,
         run: impl FnOnce(&mut wasmi::Store<Host>) -> R,
     ) -> R {
-        let slice = self
-            .slice_override
-            .unwrap_or_else(crate::slice::current)
-            .max(required);
+        let slice = self.slice().max(required);
         let budget = match self.inner.data().user_fuel {
             Some(left) => left.min(slice),
             None => slice,
@@ -239,7 +240,7 @@ impl Store {
         if let Some(left) = &mut self.inner.data_mut().user_fuel {
             *left = left.saturating_sub(used);
         }
-        if self.slice_override.is_none() {
+        if sample && self.slice_override.is_none() {
             crate::slice::record(used, budget, elapsed);
         }
         result

@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use wasmex_core::{
-    call::Step,
+    call::{HostCall, Step, Suspended},
     engine::EngineOptions,
     imports::ImportSpec,
     instance::{self, Instantiated},
@@ -46,6 +46,42 @@ fn double_import() -> Vec<ImportSpec> {
     }]
 }
 
+/// Drives a call to its end as the host would: resumes each suspension its own way, and
+/// answers `double` host calls.
+fn finish(store: &mut Store, mut step: Step) -> Result<Vec<Val>, Error> {
+    loop {
+        let Step::Suspended(suspended) = step else {
+            let Step::Done(results) = step else {
+                unreachable!()
+            };
+            return Ok(results);
+        };
+        step = match suspended {
+            Suspended::Yield(call) => call.resume(store)?,
+            Suspended::Heavy(call) => call.resume(store)?,
+            Suspended::Sleep(call) => {
+                std::thread::sleep(call.duration());
+                call.resume(store)?
+            }
+            Suspended::Host(call) => {
+                let Val::I32(n) = call.request().params[0] else {
+                    panic!("not an i32")
+                };
+                let result = Input::Int((2 * n).into());
+                call.resume(store, [result].into_iter())?
+            }
+        }
+    }
+}
+
+/// The host call a step stopped at.
+fn host_call(step: Result<Step, Error>) -> HostCall {
+    match step {
+        Ok(Step::Suspended(Suspended::Host(call))) => call,
+        other => panic!("expected a host call, got {other:?}"),
+    }
+}
+
 struct Guest {
     store: Store,
     instance: wasmi::Instance,
@@ -68,24 +104,8 @@ impl Guest {
             .iter()
             .map(|n| Input::Int((*n).into()))
             .collect::<Vec<_>>();
-        let mut step = self.store.call(func, inputs.into_iter())?;
-        loop {
-            step = match step {
-                Step::Done(results) => return Ok(results),
-                Step::Yield(call) => self.store.resume(call)?,
-                Step::Sleep(call, duration) => {
-                    std::thread::sleep(duration);
-                    self.store.resume(call)?
-                }
-                Step::Host(call, request) => {
-                    let Val::I32(n) = request.params[0] else {
-                        panic!("not an i32")
-                    };
-                    let result = Input::Int((2 * n).into());
-                    self.store.resume_host(call, [result].into_iter())?
-                }
-            }
-        }
+        let step = self.store.call(func, inputs.into_iter())?;
+        finish(&mut self.store, step)
     }
 
     fn fuel_used(&mut self, name: &str, args: &[i32]) -> (Vec<i32>, u64) {
@@ -101,25 +121,14 @@ impl Guest {
 fn host_calls_suspend_the_guest_and_resume_it_with_the_results() {
     let mut guest = guest(&EngineOptions::default(), None);
     let func = instance::func(&guest.store, guest.instance, "quadruple").unwrap();
-    let Step::Host(call, request) = guest.store.call(func, [Input::Int(5)].into_iter()).unwrap()
-    else {
-        panic!("expected a host call")
-    };
-    assert_eq!(request.import, 0);
-    assert_eq!(request.params[0].i32(), Some(5));
-    assert!(request.memory.is_none());
-    assert!(call.awaits_host());
-    let Step::Host(call, request) = guest
-        .store
-        .resume_host(call, [Input::Int(10)].into_iter())
-        .unwrap()
-    else {
-        panic!("expected a second host call")
-    };
-    assert_eq!(request.params[0].i32(), Some(10));
-    let Step::Done(results) = guest
-        .store
-        .resume_host(call, [Input::Int(20)].into_iter())
+    let call = host_call(guest.store.call(func, [Input::Int(5)].into_iter()));
+    assert_eq!(call.request().import, 0);
+    assert_eq!(call.request().params[0].i32(), Some(5));
+    assert!(call.request().memory.is_none());
+    let call = host_call(call.resume(&mut guest.store, [Input::Int(10)].into_iter()));
+    assert_eq!(call.request().params[0].i32(), Some(10));
+    let Step::Done(results) = call
+        .resume(&mut guest.store, [Input::Int(20)].into_iter())
         .unwrap()
     else {
         panic!("expected the end")
@@ -132,37 +141,18 @@ fn a_guest_may_be_called_again_while_a_call_waits_for_the_host() {
     let mut guest = guest(&EngineOptions::default(), None);
     let quadruple = instance::func(&guest.store, guest.instance, "quadruple").unwrap();
     let inc = instance::func(&guest.store, guest.instance, "inc").unwrap();
-    let Step::Host(outer, _) = guest
-        .store
-        .call(quadruple, [Input::Int(1)].into_iter())
-        .unwrap()
-    else {
-        panic!("expected a host call")
-    };
+    let outer = host_call(guest.store.call(quadruple, [Input::Int(1)].into_iter()));
     // A nested call from the "callback", two levels deep.
     assert_eq!(guest.call("inc", &[]).unwrap()[0].i32(), Some(1));
-    let Step::Host(inner, _) = guest
-        .store
-        .call(quadruple, [Input::Int(3)].into_iter())
-        .unwrap()
-    else {
-        panic!("expected a nested host call")
-    };
+    let inner = host_call(guest.store.call(quadruple, [Input::Int(3)].into_iter()));
     assert!(matches!(
         guest.store.call(inc, std::iter::empty()).unwrap(),
         Step::Done(_)
     ));
     drop(inner); // the nested call is abandoned: the outer one goes on regardless
-    let step = guest
-        .store
-        .resume_host(outer, [Input::Int(2)].into_iter())
-        .unwrap();
-    let Step::Host(outer, _) = step else {
-        panic!("expected the second host call")
-    };
-    let Step::Done(results) = guest
-        .store
-        .resume_host(outer, [Input::Int(4)].into_iter())
+    let outer = host_call(outer.resume(&mut guest.store, [Input::Int(2)].into_iter()));
+    let Step::Done(results) = outer
+        .resume(&mut guest.store, [Input::Int(4)].into_iter())
         .unwrap()
     else {
         panic!("expected the end")
@@ -175,24 +165,18 @@ fn a_guest_may_be_called_again_while_a_call_waits_for_the_host() {
 fn host_results_of_the_wrong_type_or_number_fail_the_call() {
     let mut guest = guest(&EngineOptions::default(), None);
     let func = instance::func(&guest.store, guest.instance, "quadruple").unwrap();
-    let Step::Host(call, _) = guest.store.call(func, [Input::Int(1)].into_iter()).unwrap() else {
-        panic!("expected a host call")
-    };
-    let error = guest
-        .store
-        .resume_host(call, [Input::Float(1.0)].into_iter())
+    let call = host_call(guest.store.call(func, [Input::Int(1)].into_iter()));
+    let error = call
+        .resume(&mut guest.store, [Input::Float(1.0)].into_iter())
         .unwrap_err();
     assert_eq!(
         error.to_string(),
         "the elixir callback threw an exception: could not convert callback result #1 to a \
          WebAssembly i32 value."
     );
-    let Step::Host(call, _) = guest.store.call(func, [Input::Int(1)].into_iter()).unwrap() else {
-        panic!("expected a host call")
-    };
-    let error = guest
-        .store
-        .resume_host(call, std::iter::empty())
+    let call = host_call(guest.store.call(func, [Input::Int(1)].into_iter()));
+    let error = call
+        .resume(&mut guest.store, std::iter::empty())
         .unwrap_err();
     assert_eq!(
         error.to_string(),
@@ -205,7 +189,9 @@ fn host_results_of_the_wrong_type_or_number_fail_the_call() {
 fn long_calls_yield_once_their_time_budget_is_spent() {
     let mut guest = guest(&EngineOptions::default(), None);
     let func = instance::func(&guest.store, guest.instance, "spin").unwrap();
-    let Step::Yield(call) = guest.store.call(func, std::iter::empty()).unwrap() else {
+    let Step::Suspended(Suspended::Yield(call)) =
+        guest.store.call(func, std::iter::empty()).unwrap()
+    else {
         panic!("an endless loop must yield")
     };
     let spent = guest.store.spent();
@@ -213,7 +199,10 @@ fn long_calls_yield_once_their_time_budget_is_spent() {
         spent >= wasmex_core::slice::BUDGET,
         "yielded after {spent:?}"
     );
-    assert!(matches!(guest.store.resume(call).unwrap(), Step::Yield(_)));
+    assert!(matches!(
+        call.resume(&mut guest.store).unwrap(),
+        Step::Suspended(Suspended::Yield(_))
+    ));
     // Dropping the suspended call cancels it; the store goes on.
     assert_eq!(guest.call("count", &[10]).unwrap()[0].i32(), Some(10));
 }
@@ -310,13 +299,10 @@ fn start_functions_run_after_instantiation_as_ordinary_calls() {
         Some(0)
     );
     let start = instance::start_func(&store, pending_starts[0].0).unwrap();
-    let Step::Host(call, request) = store.call(start, std::iter::empty()).unwrap() else {
-        panic!("expected the start function to call the host")
-    };
-    assert_eq!(request.params[0].i32(), Some(21));
+    let call = host_call(store.call(start, std::iter::empty()));
+    assert_eq!(call.request().params[0].i32(), Some(21));
     assert!(matches!(
-        store
-            .resume_host(call, [Input::Int(42)].into_iter())
+        call.resume(&mut store, [Input::Int(42)].into_iter())
             .unwrap(),
         Step::Done(_)
     ));
@@ -355,25 +341,12 @@ fn imports_called_with_no_frame_left_are_host_calls_too() {
 
         // The results are checked against the import's type like any other.
         let func = instance::func(&guest.store, instance, name).unwrap();
-        let Step::Host(call, request) =
-            guest.store.call(func, [Input::Int(1)].into_iter()).unwrap()
-        else {
-            panic!("expected a host call from {name}")
-        };
-        assert_eq!(request.import, 0);
-        assert!(call.awaits_host());
+        let call = host_call(guest.store.call(func, [Input::Int(1)].into_iter()));
+        assert_eq!(call.request().import, 0);
         assert!(matches!(
-            guest
-                .store
-                .resume_host(call, [Input::Float(1.5)].into_iter()),
+            call.resume(&mut guest.store, [Input::Float(1.5)].into_iter()),
             Err(Error::Callback(_))
         ));
-        // ...and a yield-style resume is refused.
-        let Step::Host(call, _) = guest.store.call(func, [Input::Int(1)].into_iter()).unwrap()
-        else {
-            panic!("expected a host call from {name}")
-        };
-        assert!(matches!(guest.store.resume(call), Err(Error::NoCall)));
     }
 }
 
@@ -434,4 +407,187 @@ fn a_wasmi_panic_is_an_error_and_poisons_the_engine() {
     // Another engine is not affected.
     let mut guest = guest(&EngineOptions::default(), None);
     assert_eq!(guest.call("quadruple", &[3]).unwrap()[0].i32(), Some(12));
+}
+
+/// Bulk instructions that each need more fuel than a slice holds (with 10,000-fuel
+/// slices: growing 4 MiB, filling and copying megabytes, filling a 200,000-element table).
+const BULK: &str = r#"(module
+  (memory (export "memory") 1 1000)
+  (table $t 10 funcref)
+  (func $grow_table (param i32) (drop (table.grow $t (ref.null func) (local.get 0))))
+  (func (export "bulk") (param $pages i32) (result i32)
+    (drop (memory.grow (local.get $pages)))
+    (memory.fill (i32.const 0) (i32.const 7) (i32.mul (local.get $pages) (i32.const 65536)))
+    (memory.copy (i32.const 65536) (i32.const 0) (i32.mul (local.get $pages) (i32.const 32768)))
+    (call $grow_table (i32.mul (local.get $pages) (i32.const 2000)))
+    (table.fill $t (i32.const 0) (ref.null func) (table.size $t))
+    (table.copy $t $t (i32.const 1) (i32.const 0) (i32.sub (table.size $t) (i32.const 1)))
+    (i32.add (i32.mul (memory.size) (i32.const 1000)) (i32.load8_u (i32.const 100000)))))"#;
+
+/// A store with `fuel` for the user (if any) and `slice` fuel per slice, and the function
+/// `name` of an instance of `wat` in it.
+fn sliced(wat: &str, fuel: Option<u64>, slice: u64, name: &str) -> (Store, wasmi::Func) {
+    let engine = EngineOptions::default().engine();
+    let module = Module::compile(&engine, wat.as_bytes()).unwrap();
+    let mut store = Store::new(&engine, fuel, &Limits::default());
+    store.set_slice(Some(slice));
+    let Instantiated { instance, .. } =
+        instance::instantiate(&mut store, &module, &[], &[]).unwrap();
+    let func = instance::func(&store, instance, name).unwrap();
+    (store, func)
+}
+
+/// Runs `bulk(pages)` with `slice` fuel per slice: its result, the fuel it used, and how
+/// many heavy suspensions it went through.
+fn run_bulk(slice: u64, pages: i32) -> (i32, u64, usize) {
+    let (mut store, func) = sliced(BULK, Some(u64::MAX), slice, "bulk");
+    let mut step = store.call(func, [Input::Int(pages.into())].into_iter());
+    let mut heavy = 0;
+    let results = loop {
+        step = match step.unwrap() {
+            Step::Done(results) => break results,
+            Step::Suspended(Suspended::Yield(call)) => call.resume(&mut store),
+            Step::Suspended(Suspended::Heavy(call)) => {
+                heavy += 1;
+                call.resume(&mut store)
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    };
+    let used = u64::MAX - store.fuel().unwrap();
+    (results[0].i32().unwrap(), used, heavy)
+}
+
+#[test]
+fn instructions_too_big_for_a_slice_are_heavy_with_the_same_results_and_fuel() {
+    let (result, used, heavy) = run_bulk(10_000, 64);
+    assert_eq!(result, 65 * 1000 + 7);
+    assert!(heavy >= 3, "{heavy} heavy suspensions");
+    // One slice holds everything: nothing is heavy, and the results and fuel are the same.
+    assert_eq!(run_bulk(100_000_000, 64), (result, used, 0));
+    // User fuel short of a heavy instruction is a trap before it runs.
+    let (mut store, func) = sliced(BULK, Some(50_000), 10_000, "bulk");
+    let outcome = store
+        .call(func, [Input::Int(64)].into_iter())
+        .and_then(|step| finish(&mut store, step));
+    assert_eq!(
+        outcome.unwrap_err().to_string(),
+        "all fuel consumed by WebAssembly"
+    );
+}
+
+/// Host work of a test-only host function: fills `len` bytes at `at` with `byte`.
+#[derive(Debug)]
+struct Fill {
+    memory: wasmi::Memory,
+    at: usize,
+    len: usize,
+    byte: u8,
+}
+
+impl wasmex_core::imports::HostWork for Fill {
+    fn run(
+        self: Box<Self>,
+        store: &mut wasmi::Store<wasmex_core::store::Host>,
+    ) -> Result<Vec<Val>, wasmi::Error> {
+        let Some(bytes) = self
+            .memory
+            .data_mut(store)
+            .get_mut(self.at..self.at + self.len)
+        else {
+            return Err(wasmi::Error::from(wasmi::TrapCode::MemoryOutOfBounds));
+        };
+        bytes.fill(self.byte);
+        Ok(vec![Val::I32(self.len as i32)])
+    }
+}
+
+#[test]
+fn host_functions_hand_heavy_work_over_and_the_guest_gets_its_results() {
+    const FILLER: &str = r#"(module
+      (import "host" "fill" (func $fill (param i32 i32 i32) (result i32)))
+      (memory (export "memory") 1)
+      (export "fill" (func $fill))
+      (func (export "run") (result i32)
+        (i32.add (call $fill (i32.const 8) (i32.const 1000) (i32.const 9))
+                 (i32.load8_u (i32.const 500)))))"#;
+    let engine = EngineOptions::default().engine();
+    let module = Module::compile(&engine, FILLER.as_bytes()).unwrap();
+    let mut store = Store::new(&engine, None, &Limits::default());
+    // Set once instantiated: an exported import called directly has no caller instance.
+    let memory = std::sync::Arc::new(std::sync::OnceLock::new());
+    let memory_of_fill = memory.clone();
+    let fill = wasmi::Func::wrap(
+        store.wasmi_mut(),
+        move |mut caller: wasmi::Caller<'_, wasmex_core::store::Host>,
+              at: i32,
+              len: i32,
+              byte: i32|
+              -> Result<i32, wasmi::Error> {
+            let memory = *memory_of_fill.get().unwrap();
+            let work = Fill {
+                memory,
+                at: at as usize,
+                len: len as usize,
+                byte: byte as u8,
+            };
+            Err(wasmex_core::imports::offload(&mut caller, work))
+        },
+    );
+    let mut linker = wasmi::Linker::new(engine.wasmi());
+    linker.define("host", "fill", fill).unwrap();
+    let instance = linker
+        .instantiate_and_start(store.wasmi_mut(), &module.wasmi)
+        .unwrap();
+
+    memory
+        .set(instance::memory(&store, instance, Some("memory")).unwrap())
+        .unwrap();
+    let run = instance::func(&store, instance, "run").unwrap();
+    let Step::Suspended(Suspended::Heavy(call)) = store.call(run, std::iter::empty()).unwrap()
+    else {
+        panic!("expected the host work to suspend the call")
+    };
+    // Nothing is done before the work runs.
+    assert_eq!(memory.get().unwrap().data(store.wasmi())[500], 0);
+    let Step::Done(results) = call.resume(&mut store).unwrap() else {
+        panic!("expected the end")
+    };
+    assert_eq!(results[0].i32(), Some(1000 + 9));
+
+    // Called with no Wasm frame left, the work's results are the call's.
+    let direct = instance::func(&store, instance, "fill").unwrap();
+    let inputs = [Input::Int(0), Input::Int(4), Input::Int(1)];
+    let Step::Suspended(Suspended::Heavy(call)) = store.call(direct, inputs.into_iter()).unwrap()
+    else {
+        panic!("expected the host work to suspend the call")
+    };
+    assert!(
+        matches!(call.resume(&mut store), Ok(Step::Done(results)) if results[0].i32() == Some(4))
+    );
+
+    // Work that fails ends the call with its error.
+    let inputs = [Input::Int(65_000), Input::Int(1_000), Input::Int(1)];
+    let step = store.call(direct, inputs.into_iter()).unwrap();
+    assert_eq!(
+        finish(&mut store, step).unwrap_err().to_string(),
+        "out of bounds memory access"
+    );
+}
+
+/// wasmi 2.0.0's `table.grow` resumes a few instructions before itself after running out
+/// of fuel; a heavy resume with only the instruction's fuel then ran out again, for ever.
+#[test]
+fn a_heavy_table_grow_finishes() {
+    const GROW: &str = r#"(module (table $t 0 funcref)
+      (func (export "grow") (param i32) (result i32)
+        (drop (table.grow $t (ref.null func) (local.get 0)))
+        (table.size $t)))"#;
+    let (mut store, func) = sliced(GROW, None, 10_000, "grow");
+    let step = store
+        .call(func, [Input::Int(1_000_000)].into_iter())
+        .unwrap();
+    assert!(matches!(step, Step::Suspended(Suspended::Heavy(_))));
+    let results = finish(&mut store, step).unwrap();
+    assert_eq!(results[0].i32(), Some(1_000_000));
 }

@@ -13,7 +13,7 @@
 
 use std::collections::BTreeSet;
 use wasmex_core::{
-    call::Step,
+    call::{Step, Suspended},
     engine::{CompilationMode, EngineOptions},
     instance,
     module::Module,
@@ -54,7 +54,8 @@ fn run(store: &mut Store, instance: wasmi::Instance, name: &str, args: &[i32]) {
     loop {
         step = match step {
             Step::Done(_) => return,
-            Step::Yield(call) => store.resume(call).unwrap(),
+            Step::Suspended(Suspended::Yield(call)) => call.resume(store).unwrap(),
+            Step::Suspended(Suspended::Heavy(call)) => call.resume(store).unwrap(),
             other => panic!("unexpected step {other:?}"),
         }
     }

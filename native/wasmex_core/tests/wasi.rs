@@ -6,7 +6,7 @@
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::time::Duration;
 use wasmex_core::{
-    call::Step,
+    call::{Step, Suspended},
     engine::EngineOptions,
     instance,
     module::Module,
@@ -163,11 +163,11 @@ fn a_tail_called_sleep_suspends_too() {
 fn assert_sleeps(store: &mut Store, instance: wasmi::Instance, export: &str, ms: u64) {
     let nanos = i128::from(ms) * 1_000_000;
     let step = call(store, instance, export, &[Input::Int(nanos)]).unwrap();
-    let Step::Sleep(sleeping, duration) = step else {
+    let Step::Suspended(Suspended::Sleep(sleeping)) = step else {
         panic!("expected the guest to sleep, got {step:?}")
     };
-    assert_eq!(duration, Duration::from_millis(ms));
-    assert_eq!(done(store.resume(sleeping))[0].i32(), Some(0));
+    assert_eq!(sleeping.duration(), Duration::from_millis(ms));
+    assert_eq!(done(sleeping.resume(store))[0].i32(), Some(0));
     assert_eq!(
         done(call(store, instance, "event_userdata", &[]))[0].i64(),
         Some(7)

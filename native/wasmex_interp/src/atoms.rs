@@ -5,6 +5,7 @@ rustler::atoms! {
     error,
     nil,
     busy,
+    dirty,
     host_call,
     yield_ = "yield",
     store_free = "$wasmex_store_free",

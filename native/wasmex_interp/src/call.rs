@@ -1,46 +1,28 @@
-//! Guest calls: `Instance.call_function` and the Elixir loop that drives it.
+//! Guest calls: starting one, and the resumes `Wasmex.Call` drives it with.
 //!
-//! Each NIF here runs at most one fuel slice of guest code and answers:
-//!
-//! - `{:ok, results}` or `{:error, reason}`: the call is over;
-//! - `:yield`: the time budget ran out; call `call_resume(store, nil)` to go on;
-//! - `{:sleep, microseconds}`: the guest sleeps (WASI); wait, then `call_resume(store, nil)`;
-//! - `{:host_call, import_index, params, memory}`: the guest called an Elixir import; run
-//!   the callback and call `call_resume(store, results)` (or `call_abort/1`);
-//! - `{:error, :busy}`: another process owns the store; wait for
-//!   `{:"$wasmex_store_free", id}` and retry.
-//!
-//! The suspended call stays in the store (see [`crate::store`]), owned by the calling
-//! process; only that process can resume or abort it.
+//! The protocol (the ways a call stops, what each reply means, how it goes on) is
+//! described once, in `wasmex_core::call`. Here [`reply()`] is the one mapping from a
+//! [`Step`] to a reply. A suspended call stays in the store (`crate::store::owner`), owned
+//! by the calling process; only that process can resume or abort it.
 
 use crate::{
     atoms,
     instance::InstanceResource,
     memory::ExMemory,
-    reply::Done,
+    reply::{self, Refusal},
+    schedule::{self, twin, Schedule},
     store::{Purpose, StoreResource},
     value,
 };
 use rustler::{Encoder, Env, NifResult, ResourceArc, Term};
-use std::time::Duration;
 use wasmex_core::{
-    call::{Call, Step},
-    imports::HostRequest,
+    call::{Step, Suspended},
     instance,
     store::Store,
     Error,
 };
-use wasmi::Val;
 
-/// What a slice ended with, once the suspended call (if any) is back in the store.
-enum Progress {
-    Done(Vec<Val>),
-    Yield,
-    Sleep(Duration),
-    Host(HostRequest),
-}
-
-#[rustler::nif(name = "instance_call_function")]
+#[rustler::nif(name = "instance_call_function_nif")]
 fn call_function<'a>(
     env: Env<'a>,
     store: ResourceArc<StoreResource>,
@@ -49,54 +31,71 @@ fn call_function<'a>(
     params: Term<'a>,
 ) -> NifResult<Term<'a>> {
     let inputs = value::inputs(params)?;
-    let progress = store.check(instance.store_id, "instance").and_then(|()| {
-        run(env, &store, Purpose::Call, |store, _| {
-            let func = instance::func(store, instance.instance, name)?;
-            store.call(func, inputs.into_iter())
-        })
-    });
-    Ok(reply(env, &store, progress))
+    if let Err(error) = store.check(instance.store_id, "instance") {
+        return Ok(Refusal::from(error).encode(env));
+    }
+    Ok(run(env, &store, Purpose::Call, |store, _| {
+        let func = instance::func(store, instance.instance, name)?;
+        store.call(func, inputs.into_iter())
+    }))
 }
 
 /// Runs the start function of an instance made by `instance_new` (see
 /// `wasmex_core::module` for why start functions run after instantiation).
-#[rustler::nif(name = "instance_call_start")]
+#[rustler::nif(name = "instance_call_start_nif")]
 fn call_start<'a>(
     env: Env<'a>,
     store: ResourceArc<StoreResource>,
     instance: ResourceArc<InstanceResource>,
 ) -> Term<'a> {
-    let progress = store.check(instance.store_id, "instance").and_then(|()| {
-        run(env, &store, Purpose::Call, |store, _| {
-            let func = instance::start_func(store, instance.instance)?;
-            store.call(func, std::iter::empty())
-        })
-    });
-    reply(env, &store, progress)
+    if let Err(error) = store.check(instance.store_id, "instance") {
+        return Refusal::from(error).encode(env);
+    }
+    run(env, &store, Purpose::Call, |store, _| {
+        let func = instance::start_func(store, instance.instance)?;
+        store.call(func, std::iter::empty())
+    })
 }
 
-#[rustler::nif(name = "call_resume")]
-fn resume<'a>(
+twin!(resume(store) => "call_resume_nif", "call_resume_dirty_nif",
+    (store: ResourceArc<StoreResource>) -> Term<'a>);
+
+/// Goes on with the calling process's innermost suspended call after a yield, a sleep or
+/// heavy work (the latter only on the dirty twin).
+fn resume(schedule: Schedule, env: Env<'_>, store: ResourceArc<StoreResource>) -> Term<'_> {
+    run(
+        env,
+        &store,
+        Purpose::Resume(schedule),
+        |store, call| match call {
+            Some(Suspended::Yield(call)) => call.resume(store),
+            Some(Suspended::Sleep(call)) => call.resume(store),
+            Some(Suspended::Heavy(call)) => call.resume(store),
+            // It waits for an import's results (`call_resume_host`): it cannot go on.
+            Some(Suspended::Host(_)) | None => Err(Error::NoCall),
+        },
+    )
+}
+
+/// Gives the calling process's innermost suspended call the results of the Elixir import
+/// it called.
+#[rustler::nif(name = "call_resume_host")]
+fn resume_host<'a>(
     env: Env<'a>,
     store: ResourceArc<StoreResource>,
     results: Term<'a>,
 ) -> NifResult<Term<'a>> {
-    // `nil` after a yield; the callback's results (a list) after a host call.
-    let inputs = if results == atoms::nil().to_term(env) {
-        None
-    } else {
-        Some(value::inputs(results)?)
-    };
-    let progress = run(env, &store, Purpose::Resume, |store, call| {
-        let call = call.ok_or(Error::NoCall)?;
-        match inputs {
-            Some(inputs) if call.awaits_host() => store.resume_host(call, inputs.into_iter()),
-            None if !call.awaits_host() => store.resume(call),
-            // Resumed the wrong way: the call cannot go on.
+    let inputs = value::inputs(results)?;
+    Ok(run(
+        env,
+        &store,
+        Purpose::ResumeHost,
+        |store, call| match call {
+            Some(Suspended::Host(call)) => call.resume(store, inputs.into_iter()),
+            // It did not call an import: it cannot go on.
             _ => Err(Error::NoCall),
-        }
-    });
-    Ok(reply(env, &store, progress))
+        },
+    ))
 }
 
 /// Ends the calling process's innermost suspended call: its deadline passed (`reason` is
@@ -104,10 +103,10 @@ fn resume<'a>(
 /// `the elixir callback threw an exception: <reason>`).
 #[rustler::nif(name = "call_abort")]
 fn abort<'a>(env: Env<'a>, store: ResourceArc<StoreResource>, reason: Option<String>) -> Term<'a> {
-    let aborted = StoreResource::abort(&store, env);
+    let aborted = StoreResource::abort(&store, env).map_err(Refusal::from);
     match (aborted, reason) {
-        (Ok(()), Some(reason)) => (atoms::error(), Error::Callback(reason)).encode(env),
-        (result, _) => Done(result).encode(env),
+        (Ok(()), Some(reason)) => Refusal::from(Error::Callback(reason)).encode(env),
+        (result, _) => reply::done(env, result),
     }
 }
 
@@ -119,58 +118,56 @@ fn noop() -> rustler::Atom {
 
 /// Checks the store out, runs one step of a call, puts the store (and the call, if it is
 /// suspended) back and tells the scheduler how much of its time slice the step took.
-fn run(
-    env: Env,
-    store: &ResourceArc<StoreResource>,
+fn run<'a>(
+    env: Env<'a>,
+    resource: &ResourceArc<StoreResource>,
     purpose: Purpose,
-    step: impl FnOnce(&mut Store, Option<Call>) -> Result<Step, Error>,
-) -> Result<Progress, Error> {
-    let mut checkout = store.checkout(env, purpose)?;
+    step: impl FnOnce(&mut Store, Option<Suspended>) -> Result<Step, Error>,
+) -> Term<'a> {
+    let mut checkout = match StoreResource::checkout(resource, env, purpose) {
+        Ok(checkout) => checkout,
+        Err(refusal) => return refusal.encode(env),
+    };
     // A panic in wasmi is caught below `step` (`wasmex_core::error::catch_panic`).
     let outcome = step(&mut checkout.store, checkout.call.take());
     let elapsed = checkout.store.spent();
-    let (progress, suspended) = match outcome {
-        Ok(Step::Done(results)) => (Ok(Progress::Done(results)), None),
-        Ok(Step::Yield(call)) => (Ok(Progress::Yield), Some(call)),
-        Ok(Step::Host(call, request)) => (Ok(Progress::Host(request)), Some(call)),
-        Ok(Step::Sleep(call, duration)) => (Ok(Progress::Sleep(duration)), Some(call)),
-        Err(error) => (Err(error), None),
+    let term = reply(env, resource.id, &outcome);
+    let (suspended, yielded) = match outcome {
+        Ok(Step::Suspended(suspended)) => {
+            let yielded = matches!(suspended, Suspended::Yield(_));
+            (Some(suspended), yielded)
+        }
+        _ => (None, false),
     };
-    let yielded = matches!(progress, Ok(Progress::Yield));
-    StoreResource::checkin(store, env, checkout.store, suspended);
-    consume_timeslice(env, elapsed, yielded);
-    progress
+    StoreResource::checkin(resource, env, checkout.store, suspended);
+    let schedule = match purpose {
+        Purpose::Resume(schedule) => schedule,
+        _ => Schedule::Normal,
+    };
+    schedule::consume_guest(env, schedule, elapsed, yielded);
+    term
 }
 
-/// Tells the BEAM how much of a time slice the guest used, so that a process running
-/// guest code is scheduled out like one running Erlang code.
-///
-/// A yield means the invocation ran its whole budget: that counts as a full time slice,
-/// so the process makes way for others after every budget (turns of about 0.2 ms). A
-/// shorter invocation counts in proportion to 1 ms; one under 10 µs (most calls) counts as
-/// an ordinary NIF call.
-fn consume_timeslice(env: Env, elapsed: Duration, yielded: bool) {
-    let percent = if yielded {
-        100
-    } else {
-        (elapsed.as_micros() / 10).min(100)
+/// The one mapping from where a call stands to the NIF's reply (see `wasmex_core::call`).
+fn reply<'a>(env: Env<'a>, store_id: u64, outcome: &Result<Step, Error>) -> Term<'a> {
+    let suspended = match outcome {
+        Ok(Step::Done(results)) => {
+            return (atoms::ok(), value::encode_all(env, results)).encode(env)
+        }
+        Ok(Step::Suspended(suspended)) => suspended,
+        Err(error) => return (atoms::error(), error).encode(env),
     };
-    if percent >= 1 {
-        rustler::schedule::consume_timeslice(env, percent as i32);
-    }
-}
-
-fn reply<'a>(env: Env<'a>, store: &StoreResource, progress: Result<Progress, Error>) -> Term<'a> {
-    match progress {
-        Ok(Progress::Done(results)) => (atoms::ok(), value::encode_all(env, &results)).encode(env),
-        Ok(Progress::Yield) => atoms::yield_().encode(env),
-        Ok(Progress::Sleep(duration)) => {
-            let micros = u64::try_from(duration.as_micros()).unwrap_or(u64::MAX);
+    match suspended {
+        // A heavy call is resumed like a yielded one: `call_resume` moves it to its twin.
+        Suspended::Yield(_) | Suspended::Heavy(_) => atoms::yield_().encode(env),
+        Suspended::Sleep(sleeping) => {
+            let micros = u64::try_from(sleeping.duration().as_micros()).unwrap_or(u64::MAX);
             (atoms::sleep(), micros).encode(env)
         }
-        Ok(Progress::Host(request)) => {
+        Suspended::Host(call) => {
+            let request = call.request();
             let memory = match request.memory {
-                Some(memory) => ExMemory::new(store.id, memory).encode(env),
+                Some(memory) => ExMemory::new(store_id, memory).encode(env),
                 None => atoms::nil().encode(env),
             };
             (
@@ -181,6 +178,5 @@ fn reply<'a>(env: Env<'a>, store: &StoreResource, progress: Result<Progress, Err
             )
                 .encode(env)
         }
-        Err(error) => (atoms::error(), error).encode(env),
     }
 }

@@ -1,15 +1,21 @@
 //! `Wasmex.Instance`: instantiation with Elixir imports and links, export look-ups,
 //! globals. Calls are in [`crate::call`].
 
-use crate::{module::ModuleResource, reply::Done, store::StoreResource, value};
-use rustler::{Env, ResourceArc, Term};
+use crate::{
+    module::ModuleResource,
+    reply::{self, Answer, Refusal},
+    schedule::{self, twin, Schedule, INSTANTIATE_BYTES},
+    store::StoreResource,
+    value,
+};
+use rustler::{Encoder, Env, NifResult, ResourceArc, Term};
 use wasmex_core::{
     imports::ImportSpec,
     instance::{self, Link},
-    module::START_EXPORT,
+    module::{self, Module},
     Error,
 };
-use wasmi::{ExternType, FuncType};
+use wasmi::FuncType;
 
 /// An instance, tied to the store it lives in.
 pub(crate) struct InstanceResource {
@@ -71,17 +77,49 @@ type Instantiated = (
     Vec<ResourceArc<InstanceResource>>,
 );
 
-fn new(
-    env: Env,
+twin!(new(store, module, imports, links) => "instance_new_nif", "instance_new_dirty_nif",
+    (store: ResourceArc<StoreResource>, module: ResourceArc<ModuleResource>,
+     imports: Term<'a>, links: Vec<(String, ResourceArc<ModuleResource>)>)
+    -> NifResult<Term<'a>>);
+
+/// Instantiates on a normal scheduler only when what instantiation allocates and copies is
+/// small (see `crate::schedule::instantiation_work`). The imports are counted before they
+/// are decoded: decoding 200,000 of them is work for the dirty twin too.
+fn new<'a>(
+    schedule: Schedule,
+    env: Env<'a>,
     store: ResourceArc<StoreResource>,
     module: ResourceArc<ModuleResource>,
-    imports: Vec<ImportTerm>,
+    imports: Term<'a>,
     links: Vec<(String, ResourceArc<ModuleResource>)>,
-) -> Result<Instantiated, Error> {
-    let specs = imports
-        .into_iter()
-        .map(import_spec)
-        .collect::<Result<Vec<_>, _>>()?;
+) -> NifResult<Term<'a>> {
+    let import_count = imports.list_length()?;
+    let bytes = links
+        .iter()
+        .map(|(_, linked)| &linked.module)
+        .chain([&module.module])
+        .map(Module::instantiation_bytes)
+        .fold(0, u64::saturating_add);
+    let work = schedule::instantiation_work(bytes, import_count);
+    if let Err(refusal) = schedule.admit(work, INSTANTIATE_BYTES) {
+        return Ok(refusal.encode(env));
+    }
+    let imports: Vec<ImportTerm> = imports.decode()?;
+    let specs: Vec<ImportSpec> = match imports.into_iter().map(import_spec).collect() {
+        Ok(specs) => specs,
+        Err(error) => return Ok(Refusal::from(error).encode(env)),
+    };
+    let answer = instantiate(env, &store, &module, &specs, links);
+    Ok(reply::ok(env, answer))
+}
+
+fn instantiate(
+    env: Env,
+    store: &ResourceArc<StoreResource>,
+    module: &ModuleResource,
+    specs: &[ImportSpec],
+    links: Vec<(String, ResourceArc<ModuleResource>)>,
+) -> Answer<Instantiated> {
     let links: Vec<Link> = links
         .into_iter()
         .map(|(name, module)| Link {
@@ -89,43 +127,16 @@ fn new(
             module: module.module.clone(),
         })
         .collect();
-    let instantiated = StoreResource::with_checked_out(&store, env, |checked_out| {
-        instance::instantiate(checked_out, &module.module, &specs, &links)
+    let instantiated = StoreResource::with_checked_out(store, env, |checked_out| {
+        instance::instantiate(checked_out, &module.module, specs, &links)
     })?;
-
-    let instance =
-        InstanceResource::new(&store, instantiated.instance, module.module.wasmi.clone());
+    let instance = InstanceResource::new(store, instantiated.instance, module.module.wasmi.clone());
     let starts = instantiated
         .pending_starts
         .into_iter()
-        .map(|(start, module)| InstanceResource::new(&store, start, module))
+        .map(|(start, module)| InstanceResource::new(store, start, module))
         .collect();
     Ok((instance, starts))
-}
-
-// Two schedules: the Elixir side instantiates modules of more than 64 KB (their data and
-// element segments are copied) on a dirty scheduler.
-
-#[rustler::nif(name = "instance_new")]
-fn new_normal(
-    env: Env,
-    store: ResourceArc<StoreResource>,
-    module: ResourceArc<ModuleResource>,
-    imports: Vec<ImportTerm>,
-    links: Vec<(String, ResourceArc<ModuleResource>)>,
-) -> Result<Instantiated, Error> {
-    new(env, store, module, imports, links)
-}
-
-#[rustler::nif(name = "instance_new_dirty", schedule = "DirtyCpu")]
-fn new_dirty(
-    env: Env,
-    store: ResourceArc<StoreResource>,
-    module: ResourceArc<ModuleResource>,
-    imports: Vec<ImportTerm>,
-    links: Vec<(String, ResourceArc<ModuleResource>)>,
-) -> Result<Instantiated, Error> {
-    new(env, store, module, imports, links)
 }
 
 #[rustler::nif(name = "instance_function_export_exists")]
@@ -135,37 +146,35 @@ fn function_export_exists(
     name: &str,
 ) -> Result<bool, Error> {
     store.check(instance.store_id, "instance")?;
-    let exists = name != START_EXPORT
-        && matches!(instance.module.get_export(name), Some(ExternType::Func(_)));
-    Ok(exists)
+    Ok(module::is_func_export(&instance.module, name))
 }
 
-#[rustler::nif(name = "instance_get_global_value")]
+#[rustler::nif(name = "instance_get_global_value_nif")]
 fn get_global_value<'a>(
     env: Env<'a>,
     store: ResourceArc<StoreResource>,
     instance: ResourceArc<InstanceResource>,
     name: &str,
-) -> Result<Term<'a>, Error> {
-    store.check(instance.store_id, "instance")?;
-    let value = store.with(env, |store| {
+) -> Term<'a> {
+    let handle = (instance.store_id, "instance");
+    let answer = StoreResource::with_handle(&store, env, handle, |store| {
         instance::global_value(store, instance.instance, name)
-    })?;
-    Ok(value::encode(env, &value))
+    });
+    reply::ok(env, answer.map(|value| value::encode(env, &value)))
 }
 
-#[rustler::nif(name = "instance_set_global_value")]
-fn set_global_value(
-    env: Env,
+#[rustler::nif(name = "instance_set_global_value_nif")]
+fn set_global_value<'a>(
+    env: Env<'a>,
     store: ResourceArc<StoreResource>,
     instance: ResourceArc<InstanceResource>,
     name: &str,
-    new_value: Term,
-) -> Done {
+    new_value: Term<'a>,
+) -> Term<'a> {
     let input = value::input(new_value);
-    Done(store.check(instance.store_id, "instance").and_then(|()| {
-        store.with(env, |store| {
-            instance::set_global_value(store, instance.instance, name, input)
-        })
-    }))
+    let handle = (instance.store_id, "instance");
+    let answer = StoreResource::with_handle(&store, env, handle, |store| {
+        instance::set_global_value(store, instance.instance, name, input)
+    });
+    reply::done(env, answer)
 }

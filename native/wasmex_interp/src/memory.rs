@@ -1,8 +1,13 @@
 //! `Wasmex.Memory`: size, grow, bytes in and out of a linear memory.
 
-use crate::{instance::InstanceResource, reply, reply::Done, store::StoreResource};
-use rustler::{Binary, Env, NifResult, NifStruct, ResourceArc};
-use wasmex_core::{instance, memory, Error};
+use crate::{
+    instance::InstanceResource,
+    reply::{self, Answer},
+    schedule::{self, twin, Schedule, COPY_BYTES},
+    store::StoreResource,
+};
+use rustler::{Binary, Encoder, Env, NifResult, NifStruct, ResourceArc, Term};
+use wasmex_core::{instance, memory, store::Store, Error};
 
 /// A linear memory, tied to the store it lives in.
 pub(crate) struct MemoryResource {
@@ -37,150 +42,147 @@ impl ExMemory {
 /// memory belongs to `store`.
 fn with_memory<R>(
     env: Env,
-    store: &StoreResource,
+    store: &ResourceArc<StoreResource>,
     memory: &MemoryResource,
-    f: impl FnOnce(&mut wasmex_core::store::Store, wasmi::Memory) -> Result<R, Error>,
-) -> Result<R, Error> {
-    store.check(memory.store_id, "memory")?;
-    store.with(env, |store| f(store, memory.memory))
+    f: impl FnOnce(&mut Store, wasmi::Memory) -> Result<R, Error>,
+) -> Answer<R> {
+    StoreResource::with_handle(store, env, (memory.store_id, "memory"), |store| {
+        f(store, memory.memory)
+    })
 }
 
-/// Runs a long operation on `memory` (from a dirty NIF) with the store checked out.
+/// Runs a long operation on `memory` with the store checked out, so that the lock is free
+/// meanwhile.
 fn with_memory_checked_out<R>(
     env: Env,
     store: &ResourceArc<StoreResource>,
     memory: &MemoryResource,
-    f: impl FnOnce(&mut wasmex_core::store::Store, wasmi::Memory) -> Result<R, Error>,
-) -> Result<R, Error> {
+    f: impl FnOnce(&mut Store, wasmi::Memory) -> Result<R, Error>,
+) -> Answer<R> {
     store.check(memory.store_id, "memory")?;
     StoreResource::with_checked_out(store, env, |store| f(store, memory.memory))
 }
 
-#[rustler::nif(name = "memory_from_instance")]
-fn from_instance(
-    env: Env,
+#[rustler::nif(name = "memory_from_instance_nif")]
+fn from_instance<'a>(
+    env: Env<'a>,
     store: ResourceArc<StoreResource>,
     instance: ResourceArc<InstanceResource>,
     name: Option<&str>,
-) -> Result<ExMemory, Error> {
-    store.check(instance.store_id, "instance")?;
-    let memory = store.with(env, |store| {
+) -> Term<'a> {
+    let handle = (instance.store_id, "instance");
+    let answer = StoreResource::with_handle(&store, env, handle, |store| {
         instance::memory(store, instance.instance, name)
-    })?;
-    Ok(ExMemory::new(store.id, memory))
+    });
+    reply::ok(env, answer.map(|memory| ExMemory::new(store.id, memory)))
 }
 
-#[rustler::nif(name = "memory_size")]
-fn size(
-    env: Env,
-    store: ResourceArc<StoreResource>,
-    memory: ResourceArc<MemoryResource>,
-) -> Result<u64, Error> {
-    with_memory(env, &store, &memory, |store, memory| {
+#[rustler::nif(name = "memory_size_nif")]
+fn size(env: Env, store: ResourceArc<StoreResource>, memory: ResourceArc<MemoryResource>) -> Term {
+    let answer = with_memory(env, &store, &memory, |store, memory| {
         Ok(memory::size(store, memory))
-    })
+    });
+    reply::ok(env, answer)
 }
 
-// Growing can take tens of milliseconds (the new pages are zeroed). Returns the previous
-// size in pages, which `Wasmex.Memory.grow/3` returns in Wasmex compatibility mode.
-#[rustler::nif(name = "memory_grow", schedule = "DirtyCpu")]
+twin!(grow(store, memory, pages) => "memory_grow_nif", "memory_grow_dirty_nif",
+    (store: ResourceArc<StoreResource>, memory: ResourceArc<MemoryResource>,
+     pages: u64) -> Term<'a>);
+
+/// Growing writes zeros to the new pages. (Moving the memory is left to the allocator: a
+/// large allocation is remapped, not copied.) Answers the previous size in pages, which
+/// `Wasmex.Memory.grow/3` returns in Wasmex compatibility mode.
 fn grow(
-    env: Env,
+    schedule: Schedule,
+    env: Env<'_>,
     store: ResourceArc<StoreResource>,
     memory: ResourceArc<MemoryResource>,
     pages: u64,
-) -> Result<u64, Error> {
-    with_memory_checked_out(env, &store, &memory, |store, memory| {
+) -> Term<'_> {
+    let bytes = pages.saturating_mul(65_536);
+    if let Err(refusal) = schedule.admit(bytes, COPY_BYTES) {
+        return refusal.encode(env);
+    }
+    let answer = with_memory_checked_out(env, &store, &memory, |store, memory| {
         memory::grow(store, memory, pages)
-    })
+    });
+    schedule::consume_bytes(env, schedule, bytes);
+    reply::ok(env, answer)
 }
 
-// Reads and writes come in two schedules: the Elixir side sends copies of more than a few
-// megabytes (about a millisecond of memcpy) to the dirty variant.
+twin!(read_binary(store, memory, offset, len) => "memory_read_binary_nif", "memory_read_binary_dirty_nif",
+    (store: ResourceArc<StoreResource>, memory: ResourceArc<MemoryResource>,
+     offset: u64, len: u64) -> Term<'a>);
 
-#[rustler::nif(name = "memory_read_binary")]
-fn read_binary<'a>(
-    env: Env<'a>,
+fn read_binary(
+    schedule: Schedule,
+    env: Env<'_>,
     store: ResourceArc<StoreResource>,
     memory: ResourceArc<MemoryResource>,
     offset: u64,
     len: u64,
-) -> Result<Binary<'a>, Error> {
-    with_memory(env, &store, &memory, |store, memory| {
+) -> Term<'_> {
+    if let Err(refusal) = schedule.admit(len, COPY_BYTES) {
+        return refusal.encode(env);
+    }
+    let answer = with_memory_checked_out(env, &store, &memory, |store, memory| {
         Ok(reply::binary(
             env,
             memory::read(store, memory, offset, len)?,
         ))
-    })
+    });
+    schedule::consume_bytes(env, schedule, len);
+    reply::ok(env, answer)
 }
 
-#[rustler::nif(name = "memory_read_binary_dirty", schedule = "DirtyCpu")]
-fn read_binary_dirty<'a>(
+twin!(write_binary(store, memory, offset, bytes) => "memory_write_binary_nif", "memory_write_binary_dirty_nif",
+    (store: ResourceArc<StoreResource>, memory: ResourceArc<MemoryResource>,
+     offset: u64, bytes: Binary<'a>) -> Term<'a>);
+
+fn write_binary<'a>(
+    schedule: Schedule,
     env: Env<'a>,
     store: ResourceArc<StoreResource>,
     memory: ResourceArc<MemoryResource>,
     offset: u64,
-    len: u64,
-) -> Result<Binary<'a>, Error> {
-    with_memory_checked_out(env, &store, &memory, |store, memory| {
-        Ok(reply::binary(
-            env,
-            memory::read(store, memory, offset, len)?,
-        ))
-    })
-}
-
-#[rustler::nif(name = "memory_write_binary")]
-fn write_binary(
-    env: Env,
-    store: ResourceArc<StoreResource>,
-    memory: ResourceArc<MemoryResource>,
-    offset: u64,
-    bytes: Binary,
-) -> Done {
-    Done(with_memory(env, &store, &memory, |store, memory| {
+    bytes: Binary<'a>,
+) -> Term<'a> {
+    let len = bytes.len() as u64;
+    if let Err(refusal) = schedule.admit(len, COPY_BYTES) {
+        return refusal.encode(env);
+    }
+    let answer = with_memory_checked_out(env, &store, &memory, |store, memory| {
         memory::write(store, memory, offset, bytes.as_slice())
-    }))
+    });
+    schedule::consume_bytes(env, schedule, len);
+    reply::done(env, answer)
 }
 
-#[rustler::nif(name = "memory_write_binary_dirty", schedule = "DirtyCpu")]
-fn write_binary_dirty(
-    env: Env,
-    store: ResourceArc<StoreResource>,
-    memory: ResourceArc<MemoryResource>,
-    offset: u64,
-    bytes: Binary,
-) -> Done {
-    Done(with_memory_checked_out(
-        env,
-        &store,
-        &memory,
-        |store, memory| memory::write(store, memory, offset, bytes.as_slice()),
-    ))
-}
-#[rustler::nif(name = "memory_get_byte")]
+#[rustler::nif(name = "memory_get_byte_nif")]
 fn get_byte(
     env: Env,
     store: ResourceArc<StoreResource>,
     memory: ResourceArc<MemoryResource>,
     index: u64,
-) -> Result<u8, Error> {
-    with_memory(env, &store, &memory, |store, memory| {
+) -> Term {
+    let answer = with_memory(env, &store, &memory, |store, memory| {
         Ok(memory::read(store, memory, index, 1)?[0])
-    })
+    });
+    reply::ok(env, answer)
 }
 
-#[rustler::nif(name = "memory_set_byte")]
+#[rustler::nif(name = "memory_set_byte_nif")]
 fn set_byte(
     env: Env,
     store: ResourceArc<StoreResource>,
     memory: ResourceArc<MemoryResource>,
     index: u64,
     value: u32,
-) -> NifResult<Done> {
+) -> NifResult<Term> {
     // rustler's `u8` decoding truncates (256 becomes 0): check the range here.
     let value = u8::try_from(value).map_err(|_| rustler::Error::BadArg)?;
-    Ok(Done(with_memory(env, &store, &memory, |store, memory| {
+    let answer = with_memory(env, &store, &memory, |store, memory| {
         memory::write(store, memory, index, &[value])
-    })))
+    });
+    Ok(reply::done(env, answer))
 }

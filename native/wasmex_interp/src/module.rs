@@ -1,6 +1,13 @@
 //! `Wasmex.Module`: compiling, and describing imports and exports.
 
-use crate::{atoms, engine::EngineResource, reply, store::StoreResource, value};
+use crate::{
+    atoms,
+    engine::EngineResource,
+    reply,
+    schedule::{twin, Schedule, COMPILE_BYTES},
+    store::StoreResource,
+    value,
+};
 use rustler::{Binary, Encoder, Env, NifResult, NifStruct, ResourceArc, Term};
 use std::collections::BTreeMap;
 use wasmex_core::{
@@ -25,38 +32,31 @@ impl rustler::Resource for ModuleResource {}
 #[module = "Wasmex.Module"]
 pub(crate) struct ExModule {
     resource: ResourceArc<ModuleResource>,
-    /// The module's size in bytes: the Elixir side instantiates big modules on a dirty
-    /// scheduler.
-    size: usize,
 }
 
 impl ExModule {
     pub(crate) fn new(module: Module) -> Self {
         Self {
-            size: module.wasm.len(),
             resource: ResourceArc::new(ModuleResource { module }),
         }
     }
 }
 
-// Two schedules: the Elixir side sends modules of more than 64 KB (about half a
-// millisecond to validate) to the dirty variant; a dirty hop costs tens of microseconds,
-// more than compiling a small module.
+twin!(compile(store, bytes) => "module_compile_nif", "module_compile_dirty_nif",
+    (store: ResourceArc<StoreResource>, bytes: Binary<'a>) -> Term<'a>);
 
-#[rustler::nif(name = "module_compile")]
-fn compile(store: ResourceArc<StoreResource>, bytes: Binary) -> Result<ExModule, Error> {
-    Ok(ExModule::new(Module::compile(
-        &store.engine,
-        bytes.as_slice(),
-    )?))
-}
-
-#[rustler::nif(name = "module_compile_dirty", schedule = "DirtyCpu")]
-fn compile_dirty(store: ResourceArc<StoreResource>, bytes: Binary) -> Result<ExModule, Error> {
-    Ok(ExModule::new(Module::compile(
-        &store.engine,
-        bytes.as_slice(),
-    )?))
+/// Compiles with the store's engine; the store itself is not used, so this never waits for
+/// it.
+fn compile<'a>(
+    schedule: Schedule,
+    env: Env<'a>,
+    store: ResourceArc<StoreResource>,
+    bytes: Binary<'a>,
+) -> Term<'a> {
+    let answer = schedule
+        .admit(bytes.len() as u64, COMPILE_BYTES)
+        .and_then(|()| Ok(Module::compile(&store.engine, bytes.as_slice())?));
+    reply::ok(env, answer.map(ExModule::new))
 }
 
 #[rustler::nif(name = "module_serialize", schedule = "DirtyCpu")]

@@ -1,7 +1,10 @@
 //! `Wasmex.Pipe`: an in-memory file for a WASI guest's stdin, stdout or stderr.
 
-use crate::reply::{self, Done};
-use rustler::{Binary, Env, NifResult, NifStruct, ResourceArc};
+use crate::{
+    reply,
+    schedule::{self, twin, Schedule, COPY_BYTES},
+};
+use rustler::{Binary, Encoder, Env, NifResult, NifStruct, ResourceArc, Term};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::sync::{RwLockReadGuard, RwLockWriteGuard};
 use wasmex_core::wasi::{self, Pipe};
@@ -56,32 +59,54 @@ fn size(pipe: ResourceArc<PipeResource>) -> NifResult<u64> {
 const MAX_POSITION: u64 = 1 << 30;
 
 #[rustler::nif(name = "pipe_seek")]
-fn seek(pipe: ResourceArc<PipeResource>, position: u64) -> NifResult<Done> {
+fn seek(pipe: ResourceArc<PipeResource>, position: u64) -> NifResult<rustler::Atom> {
     if position > MAX_POSITION {
         return Err(rustler::Error::BadArg);
     }
     pipe.write()?
         .seek(SeekFrom::Start(position))
         .map_err(|_| rustler::Error::BadArg)?;
-    Ok(Done(Ok(())))
+    Ok(crate::atoms::ok())
 }
 
-#[rustler::nif(name = "pipe_read_binary")]
-fn read_binary(env: Env, pipe: ResourceArc<PipeResource>) -> NifResult<Binary> {
+twin!(read_binary(pipe) => "pipe_read_binary_nif", "pipe_read_binary_dirty_nif",
+    (pipe: ResourceArc<PipeResource>) -> NifResult<Term<'a>>);
+
+fn read_binary(
+    schedule: Schedule,
+    env: Env<'_>,
+    pipe: ResourceArc<PipeResource>,
+) -> NifResult<Term<'_>> {
+    let mut cursor = pipe.write()?;
+    let unread = (cursor.get_ref().len() as u64).saturating_sub(cursor.position());
+    if let Err(refusal) = schedule.admit(unread, COPY_BYTES) {
+        return Ok(refusal.encode(env));
+    }
     let mut bytes = Vec::new();
-    pipe.write()?
+    cursor
         .read_to_end(&mut bytes)
         .map_err(|_| rustler::Error::BadArg)?;
-    Ok(reply::binary(env, &bytes))
+    drop(cursor);
+    schedule::consume_bytes(env, schedule, unread);
+    Ok(reply::binary(env, &bytes).encode(env))
 }
 
-#[rustler::nif(name = "pipe_write_binary")]
-fn write_binary(
+twin!(write_binary(pipe, bytes) => "pipe_write_binary_nif", "pipe_write_binary_dirty_nif",
+    (pipe: ResourceArc<PipeResource>, bytes: Binary<'a>) -> NifResult<Term<'a>>);
+
+fn write_binary<'a>(
+    schedule: Schedule,
+    env: Env<'a>,
     pipe: ResourceArc<PipeResource>,
-    bytes: Binary,
-) -> NifResult<(rustler::Atom, usize)> {
+    bytes: Binary<'a>,
+) -> NifResult<Term<'a>> {
+    let len = bytes.len() as u64;
+    if let Err(refusal) = schedule.admit(len, COPY_BYTES) {
+        return Ok(refusal.encode(env));
+    }
     pipe.write()?
         .write_all(bytes.as_slice())
         .map_err(|_| rustler::Error::BadArg)?;
-    Ok((crate::atoms::ok(), bytes.len()))
+    schedule::consume_bytes(env, schedule, len);
+    Ok((crate::atoms::ok(), bytes.len()).encode(env))
 }
