@@ -183,7 +183,9 @@ defmodule Mix.Tasks.Compile.WasmexInterp do
   # Versions before one-NIF-per-build-directory kept the library in the package's own
   # priv/native/, shared by every MIX_TARGET; Mix would keep copying that stale file.
   defp remove_legacy_files do
-    for file <- ~w(libwasmex_interp.so libwasmex_interp.target), do: File.rm(Path.join("priv/native", file))
+    for file <- ~w(libwasmex_interp.so libwasmex_interp.target),
+        do: File.rm(Path.join("priv/native", file))
+
     File.rmdir("priv/native")
     File.rmdir("priv")
   end

@@ -88,7 +88,9 @@ defmodule WasmexInterp.Build.Cargo do
     flags_env =
       if extra == [],
         do: [],
-        else: [{rustflags, Enum.join(Enum.reject([env[rustflags] | extra], &(&1 in [nil, ""])), " ")}]
+        else: [
+          {rustflags, Enum.join(Enum.reject([env[rustflags] | extra], &(&1 in [nil, ""])), " ")}
+        ]
 
     linker_env ++ flags_env
   end
@@ -102,14 +104,25 @@ defmodule WasmexInterp.Build.Cargo do
   def build!(target) do
     cargo = cargo!()
     target_args = if target, do: ["--target", target], else: []
-    Mix.shell().info("Compiling NIF #{@crate} (cargo build --release #{Enum.join(target_args, " ")})")
+
+    Mix.shell().info(
+      "Compiling NIF #{@crate} (cargo build --release #{Enum.join(target_args, " ")})"
+    )
 
     args = ["build", "--release", "--locked", "-p", @crate] ++ target_args
-    opts = [env: env(target, System.get_env()), stderr_to_stdout: true, into: IO.stream(:stdio, :line)]
+
+    opts = [
+      env: env(target, System.get_env()),
+      stderr_to_stdout: true,
+      into: IO.stream(:stdio, :line)
+    ]
 
     case System.cmd(cargo, args, opts) do
-      {_, 0} -> library!(target)
-      {_, status} -> Mix.raise("cargo build of the wasmex_interp NIF failed (exit status #{status})")
+      {_, 0} ->
+        library!(target)
+
+      {_, status} ->
+        Mix.raise("cargo build of the wasmex_interp NIF failed (exit status #{status})")
     end
   end
 

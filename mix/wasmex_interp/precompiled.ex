@@ -97,7 +97,9 @@ defmodule WasmexInterp.Build.Precompiled do
     archive =
       case File.read(cached) do
         {:ok, data} ->
-          if checksum(data) == expected, do: data, else: download!(base_url, name, expected, cached)
+          if checksum(data) == expected,
+            do: data,
+            else: download!(base_url, name, expected, cached)
 
         {:error, _} ->
           download!(base_url, name, expected, cached)
@@ -183,7 +185,9 @@ defmodule WasmexInterp.Build.Precompiled do
     end
   end
 
-  defp describe({:failed_connect, [_, {_inet, _, reason}]}), do: "cannot connect (#{inspect(reason)})"
+  defp describe({:failed_connect, [_, {_inet, _, reason}]}),
+    do: "cannot connect (#{inspect(reason)})"
+
   defp describe({:failed_connect, _} = reason), do: "cannot connect (#{inspect(reason)})"
   defp describe(reason), do: inspect(reason)
 
@@ -191,6 +195,8 @@ defmodule WasmexInterp.Build.Precompiled do
     [
       verify: :verify_peer,
       depth: 4,
+      # A refused certificate is reported in the compile error, not logged as well.
+      log_level: :error,
       customize_hostname_check: [match_fun: :public_key.pkix_verify_hostname_match_fun(:https)]
     ] ++ ca_options()
   end
@@ -254,14 +260,24 @@ defmodule WasmexInterp.Build.Precompiled do
         member = String.to_charlist(Path.basename(name, ".tar.gz"))
 
         :ok =
-          :erl_tar.add(tar, File.read!(library), member, mtime: 0, atime: 0, ctime: 0, uid: 0, gid: 0)
+          :erl_tar.add(tar, File.read!(library), member,
+            mtime: 0,
+            atime: 0,
+            ctime: 0,
+            uid: 0,
+            gid: 0
+          )
 
         :ok = :erl_tar.close(tar)
         data = File.read!(path)
         {name, checksum(data), byte_size(data)}
       end
 
-    lines = Enum.map(Enum.sort(written), fn {name, sum, _} -> "  #{inspect(name)} => #{inspect(sum)},\n" end)
+    lines =
+      Enum.map(Enum.sort(written), fn {name, sum, _} ->
+        "  #{inspect(name)} => #{inspect(sum)},\n"
+      end)
+
     File.write!(Path.join(outdir, @checksum_file), ["%{\n", lines, "}\n"])
     written
   end
