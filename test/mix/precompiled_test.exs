@@ -63,6 +63,14 @@ defmodule WasmexInterp.Build.PrecompiledTest do
     app = Path.join(tmp, "my_app")
     File.mkdir_p!(app)
 
+    # The URL from the application's config, as a user sets it.
+    File.mkdir_p!(Path.join(app, "config"))
+
+    File.write!(Path.join(app, "config/config.exs"), """
+    import Config
+    config :wasmex_interp, precompiled_url: "http://127.0.0.1:#{port}"
+    """)
+
     File.write!(Path.join(app, "mix.exs"), """
     defmodule MyApp.MixProject do
       use Mix.Project
@@ -80,7 +88,9 @@ defmodule WasmexInterp.Build.PrecompiledTest do
       {"PATH", path},
       {"CARGO", nil},
       {"MIX_ENV", "dev"},
-      {"WASMEX_INTERP_PRECOMPILED_URL", "http://127.0.0.1:#{port}"},
+      {"WASMEX_INTERP_PRECOMPILED_URL", nil},
+      {"WASMEX_INTERP_BUILD", nil},
+      {"WASMEX_INTERP_NIF_PATH", nil},
       {"WASMEX_INTERP_CACHE_DIR", Path.join(tmp, "cache")}
     ]
 
@@ -215,6 +225,12 @@ defmodule WasmexInterp.Build.PrecompiledTest do
                  Precompiled.download("https://localhost:#{port}/#{name}")
                end)
     end
+  end
+
+  test "the URL comes from WASMEX_INTERP_PRECOMPILED_URL, else from the config" do
+    assert Precompiled.base_url(%{"WASMEX_INTERP_PRECOMPILED_URL" => "http://a"}) == "http://a"
+    # Not set in this project's config.
+    assert Precompiled.base_url(%{"WASMEX_INTERP_PRECOMPILED_URL" => ""}) == nil
   end
 
   test "the checksum file is parsed, never evaluated", %{tmp_dir: tmp} do
