@@ -13,13 +13,6 @@ defmodule WasmexInterp.PackageTest do
     package = WasmexInterp.Package.copy!(Path.join(tmp, "wasmex_interp"))
     root = Path.dirname(Mix.Project.project_file())
 
-    script = """
-    {:ok, store} = Wasmex.Store.new()
-    {:ok, module} = Wasmex.Module.compile(store, ~s[(module (func (export "f") (result i32) i32.const 42))])
-    {:ok, instance} = Wasmex.Instance.new(store, module, %{})
-    IO.inspect(Wasmex.Instance.call_function(store, instance, "f", []), label: "f")
-    """
-
     env = [
       {"MIX_ENV", "prod"},
       {"WASMEX_INTERP_BUILD", "1"},
@@ -28,12 +21,10 @@ defmodule WasmexInterp.PackageTest do
       {"CARGO_TARGET_DIR", System.get_env("CARGO_TARGET_DIR", Path.join(root, "target"))}
     ]
 
-    {output, status} =
-      System.cmd("mix", ["run", "-e", script], cd: package, env: env, stderr_to_stdout: true)
-
+    {output, status} = WasmexInterp.Package.run_add(package, env)
     assert status == 0, output
     assert output =~ "Compiling NIF wasmex_interp (cargo build --release"
-    assert output =~ "f: {:ok, [42]}"
+    assert output =~ "add: {:ok, [5]}"
     refute output =~ "warning"
   end
 end

@@ -94,16 +94,7 @@ defmodule WasmexInterp.Build.PrecompiledTest do
       {"WASMEX_INTERP_CACHE_DIR", Path.join(tmp, "cache")}
     ]
 
-    script = """
-    {:ok, store} = Wasmex.Store.new()
-    {:ok, module} = Wasmex.Module.compile(store, ~s[(module (func (export "add") (param i32 i32) (result i32) local.get 0 local.get 1 i32.add))])
-    {:ok, instance} = Wasmex.Instance.new(store, module, %{})
-    IO.inspect(Wasmex.Instance.call_function(store, instance, "add", [2, 3]), label: "add")
-    """
-
-    {output, status} =
-      System.cmd("mix", ["run", "-e", script], cd: app, env: env, stderr_to_stdout: true)
-
+    {output, status} = WasmexInterp.Package.run_add(app, env)
     assert status == 0, output
     assert output =~ "Downloading the precompiled NIF http://127.0.0.1:#{port}/#{name}"
     assert output =~ "add: {:ok, [5]}"
