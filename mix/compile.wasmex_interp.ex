@@ -59,7 +59,7 @@ defmodule Mix.Tasks.Compile.WasmexInterp do
       case source(env) do
         {:prebuilt, path} -> install_prebuilt(dir, path)
         {:precompiled, url} -> install_precompiled(dir, url, target || Target.host(), env)
-        :cargo -> install_built(dir, target, env["WASMEX_INTERP_BUILD"] in ["1", "true"])
+        :cargo -> install_built(dir, target)
       end
 
     # Compiling Wasmex.Native loads it, and with it the library: a cross build's library
@@ -121,10 +121,10 @@ defmodule Mix.Tasks.Compile.WasmexInterp do
     end
   end
 
-  defp install_built(dir, target, forced?) do
+  defp install_built(dir, target) do
     stamp = "cargo #{target || "host"}"
 
-    if not forced? and installed?(dir, stamp) and up_to_date?(Path.join(dir, @library)) do
+    if installed?(dir, stamp) and up_to_date?(Path.join(dir, @library)) do
       {:noop, []}
     else
       install(dir, File.read!(Cargo.build!(target)), stamp)
