@@ -1,8 +1,7 @@
 # mix.exs loads the compile step (mix/) from source: its modules have no .beam file, so no
 # docs for doctest. Compile them again into a directory on the code path.
-build_ebin =
-  Path.join(System.tmp_dir!(), "wasmex_interp_build_#{System.unique_integer([:positive])}")
-
+build_ebin = Path.expand("tmp/build_ebin")
+File.rm_rf!(build_ebin)
 File.mkdir_p!(build_ebin)
 options = Code.compiler_options()
 Code.compiler_options(ignore_module_conflict: true, docs: true)
