@@ -35,8 +35,7 @@ env_prefix() { echo "CARGO_TARGET_$(echo "$1" | tr 'a-z.-' 'A-Z__')"; }
 linker_of() {
   case "$1" in
     x86_64-unknown-linux-gnu) echo "" ;;
-    x86_64-unknown-linux-musl) echo musl-gcc ;;
-    aarch64-unknown-linux-musl) echo "$cross_root/aarch64-linux-musl-gcc" ;;
+    *-musl) echo "$cross_root/$1-gcc" ;;
     *) echo "$(gnu_of "$1")-gcc" ;;
   esac
 }
@@ -82,12 +81,24 @@ export_toolchain() {
   local target="$1" prefix linker qemu gnu
   prefix="$(env_prefix "$target")"
   linker="$(linker_of "$target")"
-  if [ "$target" = aarch64-unknown-linux-musl ]; then
-    # Debian has no aarch64 musl gcc: the cross gcc with musl's own specs file.
-    mkdir -p "$cross_root"
-    printf '#!/bin/sh\nexec aarch64-linux-gnu-gcc -specs /usr/lib/aarch64-linux-musl/musl-gcc.specs "$@"\n' >"$linker"
-    chmod +x "$linker"
-  fi
+  case "$target" in
+    *-musl)
+      # gcc with musl's specs file (what musl-gcc is; Debian has none for aarch64), and
+      # the directory of gcc's libgcc_s, which the specs leave out (Rust's unwinder needs
+      # it when the C runtime is linked dynamically).
+      local gcc specs
+      case "$target" in
+        x86_64-*) gcc=gcc specs=/usr/lib/x86_64-linux-musl/musl-gcc.specs ;;
+        aarch64-*) gcc=aarch64-linux-gnu-gcc specs=/usr/lib/aarch64-linux-musl/musl-gcc.specs ;;
+      esac
+      # Only libgcc_s in that directory: next to it are the glibc libraries.
+      local libgcc="$cross_root/$target-libgcc"
+      mkdir -p "$libgcc"
+      ln -sf "$("$gcc" -print-file-name=libgcc_s.so.1)" "$libgcc/libgcc_s.so.1"
+      printf '#!/bin/sh\nexec %s -specs %s -L%s "$@"\n' "$gcc" "$specs" "$libgcc" >"$linker"
+      chmod +x "$linker"
+      ;;
+  esac
   [ -z "$linker" ] || export "${prefix}_LINKER=$linker"
   qemu="$(qemu_of "$target")"
   gnu="$(gnu_of "$target")"
