@@ -39,6 +39,14 @@ defmodule WasmexInterp.Build.PrecompiledTest do
     :httpd.info(pid)[:port]
   end
 
+  # Precompiled.fetch!/4, with its "Downloading ..." line kept out of the test output.
+  defp fetch!(url, name, checksums, cache) do
+    {library, _output} =
+      ExUnit.CaptureIO.with_io(fn -> Precompiled.fetch!(url, name, checksums, cache) end)
+
+    library
+  end
+
   defp checksums(dir) do
     {:ok, checksums} =
       Precompiled.read_checksums(Path.join(dir, "checksum-Elixir.Wasmex.Native.exs"))
@@ -132,7 +140,7 @@ defmodule WasmexInterp.Build.PrecompiledTest do
 
       error =
         assert_raise Mix.Error, fn ->
-          Precompiled.fetch!("http://127.0.0.1:#{port}", name, checksums, cache)
+          fetch!("http://127.0.0.1:#{port}", name, checksums, cache)
         end
 
       assert error.message =~ "#{name} downloaded from http://127.0.0.1:#{port}/#{name}"
@@ -144,7 +152,7 @@ defmodule WasmexInterp.Build.PrecompiledTest do
       File.mkdir_p!(cache)
       File.write!(archive, data)
       File.write!(Path.join(cache, name), File.read!(Path.join(served, name)) <> "x")
-      assert Precompiled.fetch!("http://127.0.0.1:#{port}", name, checksums, cache) == library
+      assert fetch!("http://127.0.0.1:#{port}", name, checksums, cache) == library
       assert File.read!(Path.join(cache, name)) == data
     end
 
@@ -158,7 +166,7 @@ defmodule WasmexInterp.Build.PrecompiledTest do
 
       error =
         assert_raise Mix.Error, fn ->
-          Precompiled.fetch!("http://127.0.0.1:#{port}/", name, checksums, cache)
+          fetch!("http://127.0.0.1:#{port}/", name, checksums, cache)
         end
 
       assert error.message =~ "could not download the precompiled wasmex_interp NIF #{name}"
@@ -172,7 +180,7 @@ defmodule WasmexInterp.Build.PrecompiledTest do
 
       error =
         assert_raise Mix.Error, fn ->
-          Precompiled.fetch!("http://127.0.0.1:#{closed}", name, checksums, cache)
+          fetch!("http://127.0.0.1:#{closed}", name, checksums, cache)
         end
 
       assert error.message =~ "cannot connect"
@@ -181,7 +189,7 @@ defmodule WasmexInterp.Build.PrecompiledTest do
 
       error =
         assert_raise Mix.Error, fn ->
-          Precompiled.fetch!("http://127.0.0.1:#{port}", other, checksums, cache)
+          fetch!("http://127.0.0.1:#{port}", other, checksums, cache)
         end
 
       assert error.message =~ "no precompiled wasmex_interp NIF #{other}"
