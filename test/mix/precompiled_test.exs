@@ -68,6 +68,11 @@ defmodule WasmexInterp.Build.PrecompiledTest do
       Path.join(package, "checksum-Elixir.Wasmex.Native.exs")
     )
 
+    # A stale library where earlier versions kept it, shared by every build directory: Mix
+    # links the build's priv/ to it, and the compile step must undo that.
+    File.mkdir_p!(Path.join(package, "priv/native"))
+    File.write!(Path.join(package, "priv/native/libwasmex_interp.so"), "stale")
+
     app = Path.join(tmp, "my_app")
     File.mkdir_p!(app)
 
@@ -113,6 +118,11 @@ defmodule WasmexInterp.Build.PrecompiledTest do
            ) == File.read!(library())
 
     assert File.exists?(Path.join([tmp, "cache", name]))
+
+    assert {:ok, %File.Stat{type: :directory}} =
+             File.lstat(Path.join(app, "_build/dev/lib/wasmex_interp/priv"))
+
+    refute File.exists?(Path.join(package, "priv"))
 
     # Installed: a second compile neither downloads nor builds.
     {output, 0} = System.cmd("mix", ["compile"], cd: app, env: env, stderr_to_stdout: true)
