@@ -16,8 +16,10 @@ defmodule Wasmex.Native do
   # replies: no caller can forget them. The other NIFs are public stubs.
   #
   # The library is loaded with :erlang.load_nif/2 (no rustler Mix package: hex is not
-  # needed). WASMEX_INTERP_NIF_PATH may point at a prebuilt library; otherwise it is
-  # priv/native/libwasmex_interp.so, built by `mix compile`.
+  # needed) from priv/native/libwasmex_interp.so, where `mix compile` installs it: built,
+  # downloaded precompiled, or copied from WASMEX_INTERP_NIF_PATH at compile time. Nothing
+  # in the environment changes the path at run time: a release loads the library it
+  # carries.
 
   import Wasmex.Native.Defnif
 
@@ -27,34 +29,38 @@ defmodule Wasmex.Native do
 
   @doc false
   def load_nif do
-    case :erlang.load_nif(String.to_charlist(library_path()), 0) do
+    path = :wasmex_interp |> :code.priv_dir() |> Path.join("native/libwasmex_interp")
+
+    case :erlang.load_nif(String.to_charlist(path), 0) do
       :ok ->
         :ok
 
       {:error, {reason, text}} ->
         :persistent_term.put({__MODULE__, :load_error}, "#{reason}: #{text}")
-        IO.warn(not_loaded_message(), [])
+
+        # The compile step of a cross build (a Nerves firmware) says so: the library is
+        # for the board, and cannot load in the VM that builds it.
+        unless :persistent_term.get({__MODULE__, :cross_build}, nil) do
+          IO.warn(not_loaded_message(), [])
+        end
+
         # Load the module anyway: every call then raises the message above.
         :ok
-    end
-  end
-
-  defp library_path do
-    case System.get_env("WASMEX_INTERP_NIF_PATH") do
-      path when path in [nil, ""] ->
-        :wasmex_interp |> :code.priv_dir() |> Path.join("native/libwasmex_interp")
-
-      path ->
-        path |> Path.rootname(".so") |> Path.rootname(".dylib")
     end
   end
 
   defp not_loaded_message do
     error = :persistent_term.get({__MODULE__, :load_error}, "not loaded")
 
-    "the wasmex_interp NIF could not be loaded (#{error}). " <>
-      "Build it with `mix compile` (needs Rust's cargo), " <>
-      "or set WASMEX_INTERP_NIF_PATH to a prebuilt libwasmex_interp.so"
+    case :persistent_term.get({__MODULE__, :cross_build}, nil) do
+      nil ->
+        "the wasmex_interp NIF could not be loaded (#{error}). " <>
+          "Install it with `mix compile` (with Rust's cargo, " <>
+          "or with WASMEX_INTERP_PRECOMPILED_URL set for a precompiled one)"
+
+      target ->
+        "the wasmex_interp NIF in this build is for #{target}, not for this machine (#{error})"
+    end
   end
 
   defp nif_error, do: :erlang.nif_error(not_loaded_message())

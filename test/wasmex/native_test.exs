@@ -1,37 +1,35 @@
 defmodule Wasmex.NativeTest do
   use ExUnit.Case, async: true
 
-  # A missing or broken NIF library must not crash anything: the module loads, warns, and
-  # every call raises a message saying how to get the library.
-  test "a missing library gives a clear message" do
-    ebin = :code.which(Wasmex.Native) |> to_string() |> Path.dirname()
-    script = "try do Wasmex.Store.new() rescue e -> IO.puts(Exception.message(e)) end"
+  @moduletag :tmp_dir
 
-    {output, 0} =
-      System.cmd("elixir", ["-pa", ebin, "-e", script],
-        env: [{"WASMEX_INTERP_NIF_PATH", "/nonexistent/libwasmex_interp.so"}],
-        stderr_to_stdout: true
-      )
+  defp run_elixir(ebin, env) do
+    script =
+      "try do IO.inspect(Wasmex.Store.new(%{fuel: 7}) |> elem(0)) rescue e -> IO.puts(Exception.message(e)) end"
 
-    assert output =~ "the wasmex_interp NIF could not be loaded"
-    assert output =~ "/nonexistent/libwasmex_interp"
-    assert output =~ "mix compile"
-    assert output =~ "WASMEX_INTERP_NIF_PATH"
+    System.cmd("elixir", ["-pa", ebin, "-e", script], env: env, stderr_to_stdout: true)
   end
 
-  test "WASMEX_INTERP_NIF_PATH loads a prebuilt library" do
-    ebin = :code.which(Wasmex.Native) |> to_string() |> Path.dirname()
-    library = Application.app_dir(:wasmex_interp, "priv/native/libwasmex_interp.so")
+  defp ebin, do: :code.which(Wasmex.Native) |> to_string() |> Path.dirname()
 
-    script =
-      "{:ok, store} = Wasmex.Store.new(%{fuel: 7}); IO.inspect(Wasmex.StoreOrCaller.get_fuel(store))"
+  # A missing or broken NIF library must not crash anything: the module loads, warns, and
+  # every call raises a message saying how to get the library.
+  test "a missing library gives a clear message", %{tmp_dir: dir} do
+    # The application without its priv/ directory.
+    copy = Path.join(dir, "wasmex_interp/ebin")
+    File.mkdir_p!(copy)
+    File.cp_r!(ebin(), copy)
 
-    {output, 0} =
-      System.cmd("elixir", ["-pa", ebin, "-e", script],
-        env: [{"WASMEX_INTERP_NIF_PATH", library}],
-        stderr_to_stdout: true
-      )
+    {output, 0} = run_elixir(copy, [])
+    assert output =~ "the wasmex_interp NIF could not be loaded"
+    assert output =~ Path.join(dir, "wasmex_interp/priv/native/libwasmex_interp")
+    assert output =~ "mix compile"
+    assert output =~ "WASMEX_INTERP_PRECOMPILED_URL"
+  end
 
-    assert output =~ "{:ok, 7}"
+  test "WASMEX_INTERP_NIF_PATH is not read at run time" do
+    # A stale value left in the environment must not beat the library the build carries.
+    assert {":ok\n", 0} =
+             run_elixir(ebin(), [{"WASMEX_INTERP_NIF_PATH", "/nonexistent/libwasmex_interp.so"}])
   end
 end

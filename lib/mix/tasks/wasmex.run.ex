@@ -3,32 +3,47 @@ defmodule Mix.Tasks.Wasmex.Run do
   @moduledoc ~S"""
   Runs a WebAssembly program through this library, like `wasmtime run`.
 
-      mix wasmex.run FILE.wasm [OPTIONS] [-- GUEST_ARGS...]
-      mix wasmex.run FILE.wasm --invoke FUNCTION [ARGS...]
+      mix wasmex.run [OPTIONS] FILE.wasm [GUEST_ARGS...]
+      mix wasmex.run [OPTIONS] --invoke FUNCTION FILE.wasm [ARGS...]
 
-  Without `--invoke`, the module is run as a WASI command: its `_start` is called with
-  `FILE.wasm` and `GUEST_ARGS` as its arguments. The guest's standard output and error
-  are printed as it writes them, and the task exits with the guest's exit status
-  (`proc_exit`), 0 when it returns normally, or 1 when it traps.
+  Options come before the file; everything after it belongs to the guest (a `--` right
+  after the file is dropped). Without `--invoke`, the module is run as a WASI command:
+  its `_start` is called with `FILE.wasm` and `GUEST_ARGS` as its arguments, its standard
+  output and error are printed as it writes them, and its standard input is this task's
+  (read to its end before the guest starts; not read when it is a terminal, unless
+  `--stdin` is given).
 
   With `--invoke FUNCTION`, the export `FUNCTION` is called with `ARGS` (integers or
-  floats) and its results are printed, one per line.
+  floats; an integer is taken as a float for an `f32`/`f64` parameter) and its results
+  are printed, one per line.
+
+  ## Exit status
+
+    * the guest's exit code: 0 when `_start` returns, `n` for `proc_exit(n)` (WASI
+      allows 0 to 125);
+    * 134 when the guest traps (`unreachable`, out of bounds access, fuel exhausted,
+      `--timeout`, or a `proc_exit` code of 126 or more), as `wasmtime run` does on Unix
+      (128 + SIGABRT);
+    * 1 when it does not get to run: a missing or invalid file, an unknown export,
+      wrong arguments or options. The error is one line on standard error.
 
   ## Options
 
     * `--invoke FUNCTION` - call this export instead of `_start`.
     * `--dir HOST[::GUEST]` - let the guest use the host directory `HOST`, as `GUEST`
-      (default: the same path). May be given several times.
-    * `--env KEY=VALUE` - set an environment variable for the guest. May be repeated.
+      (default: the same path). May be repeated.
+    * `--env KEY=VALUE` - set an environment variable for the guest; `--env KEY` passes
+      the host's value of `KEY` (nothing when it is not set). May be repeated.
     * `--fuel N` - run with N units of fuel; the fuel used is printed to standard error.
-    * `--stdin` - give the guest this task's standard input (read to its end first).
     * `--timeout MS` - stop the guest after MS milliseconds.
+    * `--stdin` / `--no-stdin` - read standard input even from a terminal / never.
 
   ## Examples
 
-      mix wasmex.run hello.wasm -- --name world
-      mix wasmex.run tool.wasm --dir ./data::/data --env LOG=1 -- ls /data
-      mix wasmex.run math.wasm --invoke add 2 3
+      mix wasmex.run hello.wasm --name world
+      mix wasmex.run --dir ./data::/data --env LOG=1 --env HOME tool.wasm ls /data
+      echo hi | mix wasmex.run cat.wasm
+      mix wasmex.run --invoke add math.wasm 2 3
   """
 
   use Mix.Task
@@ -45,70 +60,189 @@ defmodule Mix.Tasks.Wasmex.Run do
     timeout: :integer
   ]
 
+  # 128 + SIGABRT, as wasmtime exits when the guest traps; WASI exit codes are 0..125.
+  @trap_status 134
+  @usage "usage: mix wasmex.run [OPTIONS] FILE.wasm [ARGS...] (see `mix help wasmex.run`)"
+
   @impl true
   def run(argv) do
-    {argv, guest_args} = split_guest_args(argv)
-    {options, positional, invalid} = OptionParser.parse(argv, strict: @switches)
-
-    if invalid != [] do
-      Mix.raise("unknown or invalid options: #{Enum.map_join(invalid, ", ", &elem(&1, 0))}")
-    end
-
-    case positional do
-      [file | args] -> exit_with(run_file(file, args, guest_args, options))
-      [] -> Mix.raise("usage: mix wasmex.run FILE.wasm [OPTIONS] [-- GUEST_ARGS...]")
+    case run_argv(argv) do
+      :ok -> :ok
+      {:exit, 0} -> :ok
+      {:exit, status} -> exit({:shutdown, status})
+      {:error, message} -> fail(message)
     end
   end
 
-  defp split_guest_args(argv) do
-    case Enum.split_while(argv, &(&1 != "--")) do
-      {argv, ["--" | guest_args]} -> {argv, guest_args}
-      {argv, []} -> {argv, []}
+  defp fail(message) do
+    IO.puts(:stderr, "error: " <> message)
+    exit({:shutdown, 1})
+  end
+
+  defp run_argv(argv) do
+    with {:ok, options, file, args} <- parse(argv),
+         {:ok, bytes} <- read(file),
+         Mix.Task.run("app.start"),
+         {:ok, wasi} <- wasi_options(file, args, options),
+         {:ok, store, instance, call} <- instantiate(bytes, wasi, options, args) do
+      {function, params} = call
+      result = call(store, instance, function, params, Keyword.get(options, :timeout, :infinity))
+      if options[:fuel], do: report_fuel(store, options[:fuel])
+      outcome(result, Keyword.has_key?(options, :invoke))
     end
   end
 
-  defp run_file(file, args, guest_args, options) do
-    Mix.Task.run("app.start")
-    bytes = File.read!(file)
-    wasi = wasi_options(file, guest_args, options)
-    fuel = Keyword.get(options, :fuel)
-    limits = if fuel, do: %{fuel: fuel}, else: nil
+  defp parse(argv) do
+    case OptionParser.parse_head(argv, strict: @switches) do
+      {_, _, [_ | _] = invalid} ->
+        {:error, "unknown or invalid options: #{Enum.map_join(invalid, ", ", &elem(&1, 0))}"}
+
+      {options, [file, "--" | args], []} ->
+        {:ok, options, file, args}
+
+      {options, [file | args], []} ->
+        {:ok, options, file, args}
+
+      {_, [], []} ->
+        {:error, @usage}
+    end
+  end
+
+  defp read(file) do
+    case File.read(file) do
+      {:ok, bytes} -> {:ok, bytes}
+      {:error, reason} -> {:error, "cannot read #{file}: #{:file.format_error(reason)}"}
+    end
+  end
+
+  defp instantiate(bytes, wasi, options, args) do
+    limits = if options[:fuel], do: %{fuel: options[:fuel]}
 
     with {:ok, store} <- Store.new_wasi(wasi, limits),
-         {:ok, module} <- Module.compile(store, bytes),
+         {:ok, module} <- compile(store, bytes),
+         {:ok, call} <- call_of(module, options[:invoke], args),
          {:ok, instance} <- Instance.new(store, module, %{}) do
-      {function, params} =
-        case Keyword.fetch(options, :invoke) do
-          {:ok, function} -> {function, Enum.map(args, &parse_number/1)}
-          :error -> {"_start", []}
-        end
-
-      timeout = Keyword.get(options, :timeout, :infinity)
-      result = call(store, instance, function, params, timeout)
-      if fuel, do: report_fuel(store, fuel)
-      {result, Keyword.has_key?(options, :invoke)}
-    else
-      {:error, reason} -> {{:error, reason}, false}
+      {:ok, store, instance, call}
     end
   end
 
-  defp wasi_options(file, guest_args, options) do
-    stdin =
-      if Keyword.get(options, :stdin, false) do
-        {:ok, pipe} = Wasmex.Pipe.new()
-        {:ok, _} = Wasmex.Pipe.write(pipe, IO.binread(:stdio, :eof) |> binary_or_empty())
-        :ok = Wasmex.Pipe.seek(pipe, 0)
-        pipe
-      end
+  defp compile(store, bytes) do
+    case Module.compile(store, bytes) do
+      {:ok, module} -> {:ok, module}
+      {:error, reason} -> {:error, "not a valid WebAssembly module: #{first_line(reason)}"}
+    end
+  end
 
-    %WasiOptions{
-      args: [file | guest_args],
-      env: options |> Keyword.get_values(:env) |> Map.new(&parse_env/1),
-      preopen: options |> Keyword.get_values(:dir) |> Enum.map(&parse_dir/1),
-      stdin: stdin,
-      stdout: {:send, self(), :wasmex_run},
-      stderr: {:send, self(), :wasmex_run}
-    }
+  defp first_line(text), do: text |> String.split("\n", parts: 2) |> hd()
+
+  # The export to call and its arguments, checked against its type before anything runs:
+  # past this point an error is the guest's (a trap).
+  defp call_of(module, nil, _args) do
+    case Module.exports(module) do
+      %{"_start" => {:fn, [], []}} -> {:ok, {"_start", []}}
+      _ -> {:error, "the module has no `_start` export to run (use --invoke FUNCTION)"}
+    end
+  end
+
+  defp call_of(module, function, args) do
+    case Module.exports(module) do
+      %{^function => {:fn, params, _results}} when length(params) == length(args) ->
+        params
+        |> Enum.zip(args)
+        |> Enum.with_index(1)
+        |> Enum.reduce_while({:ok, []}, fn {{type, text}, index}, {:ok, acc} ->
+          case parse_param(type, text) do
+            {:ok, value} ->
+              {:cont, {:ok, [value | acc]}}
+
+            :error ->
+              {:halt,
+               {:error, "argument #{index} of #{function} (#{type}): not a number: #{text}"}}
+          end
+        end)
+        |> case do
+          {:ok, values} -> {:ok, {function, Enum.reverse(values)}}
+          error -> error
+        end
+
+      %{^function => {:fn, params, _results}} ->
+        {:error,
+         "#{function} takes #{length(params)} arguments (#{Enum.join(params, ", ")}), got #{length(args)}"}
+
+      _ ->
+        {:error, "the module exports no function `#{function}`"}
+    end
+  end
+
+  defp parse_param(type, text) when type in [:i32, :i64] do
+    case Integer.parse(text) do
+      {n, ""} -> {:ok, n}
+      _ -> :error
+    end
+  end
+
+  defp parse_param(type, text) when type in [:f32, :f64] do
+    case Float.parse(text) do
+      {x, ""} -> {:ok, x}
+      _ -> float_word(text)
+    end
+  end
+
+  defp parse_param(_type, _text), do: :error
+
+  defp float_word("nan"), do: {:ok, :nan}
+  defp float_word("inf"), do: {:ok, :infinity}
+  defp float_word("-inf"), do: {:ok, :neg_infinity}
+  defp float_word(_), do: :error
+
+  defp wasi_options(file, args, options) do
+    with {:ok, env} <- env(Keyword.get_values(options, :env)) do
+      {:ok,
+       %WasiOptions{
+         args: [file | args],
+         env: env,
+         preopen: options |> Keyword.get_values(:dir) |> Enum.map(&parse_dir/1),
+         stdin: stdin(Keyword.get(options, :stdin)),
+         stdout: {:send, self(), :wasmex_run},
+         stderr: {:send, self(), :wasmex_run}
+       }}
+    end
+  end
+
+  defp env(pairs) do
+    Enum.reduce_while(pairs, {:ok, %{}}, fn pair, {:ok, env} ->
+      case String.split(pair, "=", parts: 2) do
+        [""] -> {:halt, {:error, "expected --env KEY or --env KEY=VALUE"}}
+        [key, value] -> {:cont, {:ok, Map.put(env, key, value)}}
+        # Like wasmtime: the host's value, if it has one.
+        [key] -> {:cont, {:ok, maybe_put(env, key, System.get_env(key))}}
+      end
+    end)
+  end
+
+  defp maybe_put(env, _key, nil), do: env
+  defp maybe_put(env, key, value), do: Map.put(env, key, value)
+
+  # The guest reads a pipe filled before it starts (WASI stdin here is a Wasmex.Pipe).
+  # Reading a terminal would wait for end of input even for a guest that reads nothing.
+  defp stdin(false), do: nil
+
+  defp stdin(forced?) do
+    if forced? || not terminal?() do
+      {:ok, pipe} = Wasmex.Pipe.new()
+      {:ok, _} = Wasmex.Pipe.write(pipe, binary_or_empty(IO.binread(:stdio, :eof)))
+      :ok = Wasmex.Pipe.seek(pipe, 0)
+      pipe
+    end
+  end
+
+  defp terminal? do
+    case File.read_link("/proc/self/fd/0") do
+      {:ok, "/dev/pts/" <> _} -> true
+      {:ok, "/dev/tty" <> _} -> true
+      {:ok, "/dev/console"} -> true
+      _ -> false
+    end
   end
 
   defp binary_or_empty(data) when is_binary(data), do: data
@@ -145,51 +279,28 @@ defmodule Mix.Tasks.Wasmex.Run do
     IO.puts(:stderr, "fuel used: #{fuel - left}")
   end
 
-  defp exit_with({{:ok, results}, true}) do
-    Enum.each(results, &IO.puts(inspect(&1)))
-  end
+  defp outcome({:ok, results}, true = _invoke?), do: Enum.each(results, &IO.puts(inspect(&1)))
+  defp outcome({:ok, _}, false), do: :ok
 
-  defp exit_with({{:ok, _}, false}), do: :ok
+  defp outcome({:error, "Exited with i32 exit status " <> status}, _),
+    do: {:exit, String.to_integer(status)}
 
-  defp exit_with({{:error, reason}, _}) do
-    # The guest's proc_exit (worded with Wasmex's prefix in Wasmex compatibility mode).
-    case Regex.run(
-           ~r/^(?:Error during function excecution: )?Exited with i32 exit status (\d+)$/,
-           reason
-         ) do
-      [_, status] ->
-        exit({:shutdown, String.to_integer(status)})
+  # The same, worded with Wasmex's prefix in Wasmex compatibility mode.
+  defp outcome(
+         {:error, "Error during function excecution: Exited with i32 exit status " <> status},
+         _
+       ),
+       do: {:exit, String.to_integer(status)}
 
-      nil ->
-        IO.puts(:stderr, "error: #{reason}")
-        exit({:shutdown, 1})
-    end
-  end
-
-  defp parse_env(pair) do
-    case String.split(pair, "=", parts: 2) do
-      [key, value] -> {key, value}
-      _ -> Mix.raise("expected --env KEY=VALUE, got: #{pair}")
-    end
+  defp outcome({:error, reason}, _) do
+    IO.puts(:stderr, "error: the guest trapped: #{reason}")
+    {:exit, @trap_status}
   end
 
   defp parse_dir(spec) do
     case String.split(spec, "::", parts: 2) do
       [host, guest] -> %PreopenOptions{path: host, alias: guest}
       [host] -> %PreopenOptions{path: host}
-    end
-  end
-
-  defp parse_number(text) do
-    case Integer.parse(text) do
-      {n, ""} ->
-        n
-
-      _ ->
-        case Float.parse(text) do
-          {x, ""} -> x
-          _ -> Mix.raise("expected a number for --invoke, got: #{text}")
-        end
     end
   end
 end

@@ -1,115 +1,165 @@
 defmodule Mix.Tasks.Wasmex.RunTest do
-  use ExUnit.Case, async: false
-
-  import ExUnit.CaptureIO
+  # `mix wasmex.run` as a user runs it: a `mix` OS process, with its own standard input,
+  # output, error and exit status.
+  use ExUnit.Case, async: true
 
   @moduletag :tmp_dir
 
-  defp run(args) do
-    stderr =
-      capture_io(:stderr, fn ->
-        stdout =
-          capture_io(fn ->
-            status =
-              try do
-                Mix.Tasks.Wasmex.Run.run(args)
-                0
-              catch
-                :exit, {:shutdown, status} -> status
-              end
+  @tool Wasmex.WasiTool.path()
 
-            send(self(), {:status, status})
-          end)
+  # Runs `mix wasmex.run ARGS...` with `stdin` (a binary) as its standard input.
+  defp run(args, tmp, options \\ []) do
+    stdin = Path.join(tmp, "stdin-#{System.unique_integer([:positive])}")
+    stderr = stdin <> ".err"
+    File.write!(stdin, Keyword.get(options, :stdin, ""))
 
-        send(self(), {:stdout, stdout})
-      end)
+    {stdout, status} =
+      System.cmd("sh", ["-c", ~S[exec mix wasmex.run "$@" <"$IN" 2>"$ERR"], "sh" | args],
+        env:
+          [{"MIX_ENV", "test"}, {"IN", stdin}, {"ERR", stderr}] ++ Keyword.get(options, :env, [])
+      )
 
-    assert_received {:status, status}
-    assert_received {:stdout, stdout}
-    %{status: status, stdout: stdout, stderr: stderr}
+    %{status: status, stdout: stdout, stderr: File.read!(stderr)}
   end
 
-  test "runs a WASI command with its arguments" do
-    assert %{status: 0, stdout: stdout} = run([Wasmex.WasiTool.path(), "--", "args", "a b"])
-    assert stdout == "argc=3\nargv[0]=#{Wasmex.WasiTool.path()}\nargv[1]=args\nargv[2]=a b\n"
+  # Runs several at once: each is a BEAM starting up.
+  defp run_all(runs, tmp) do
+    runs
+    |> Task.async_stream(
+      fn
+        {args, options} -> run(args, tmp, options)
+        args -> run(args, tmp)
+      end,
+      timeout: 60_000
+    )
+    |> Enum.map(fn {:ok, result} -> result end)
   end
 
-  test "passes --env and --dir, and prints stderr" do
-    assert %{status: 0, stdout: "A=1\nB=two=2\n"} =
-             run([Wasmex.WasiTool.path(), "--env", "A=1", "--env", "B=two=2", "--", "env"])
+  defp wat(tmp, name, text) do
+    {:ok, wasm} = Wasmex.Wat.to_wasm(text)
+    path = Path.join(tmp, name)
+    File.write!(path, wasm)
+    path
   end
 
-  test "preopens --dir HOST::GUEST", %{tmp_dir: dir} do
-    File.write!(Path.join(dir, "f.txt"), "from the host")
+  test "arguments after the file are the guest's, and stdin is passed through", %{tmp_dir: tmp} do
+    assert %{status: 0, stdout: stdout} = run([@tool, "args", "a b", "--dir", "-x"], tmp)
 
-    assert %{status: 0, stdout: "from the host"} =
-             run([Wasmex.WasiTool.path(), "--dir", "#{dir}::/work", "--", "cat", "/work/f.txt"])
+    assert stdout ==
+             "argc=5\nargv[0]=#{@tool}\nargv[1]=args\nargv[2]=a b\nargv[3]=--dir\nargv[4]=-x\n"
 
-    assert %{status: 2, stderr: "error: " <> _} =
-             run([Wasmex.WasiTool.path(), "--", "cat", "/work/f.txt"])
+    # A `--` right after the file is dropped, as before.
+    assert %{status: 0, stdout: "argc=2\nargv[0]=" <> _} = run([@tool, "--", "args"], tmp)
+
+    assert %{status: 0, stdout: "hello\nworld"} = run([@tool, "echo"], tmp, stdin: "hello\nworld")
+    assert %{status: 0, stdout: ""} = run(["--no-stdin", @tool, "echo"], tmp, stdin: "hello")
   end
 
-  test "exits with the guest's exit code" do
-    assert %{status: 7} = run([Wasmex.WasiTool.path(), "--", "exit", "7"])
-    assert %{status: 64, stderr: "usage: " <> _} = run([Wasmex.WasiTool.path()])
+  test "--env KEY=VALUE, and --env KEY inherits the host's value", %{tmp_dir: tmp} do
+    assert %{status: 0, stdout: "A=1\nB=two=2\nHOSTVAR=from host\n"} =
+             run(
+               [
+                 "--env",
+                 "A=1",
+                 "--env",
+                 "B=two=2",
+                 "--env",
+                 "HOSTVAR",
+                 "--env",
+                 "UNSET_VAR",
+                 @tool,
+                 "env"
+               ],
+               tmp,
+               env: [{"HOSTVAR", "from host"}, {"UNSET_VAR", nil}]
+             )
   end
 
-  test "prints the fuel used with --fuel, and runs out" do
+  test "--dir HOST::GUEST", %{tmp_dir: tmp} do
+    File.write!(Path.join(tmp, "f.txt"), "from the host")
+
+    [preopened, not_preopened] =
+      run_all(
+        [["--dir", "#{tmp}::/work", @tool, "cat", "/work/f.txt"], [@tool, "cat", "/work/f.txt"]],
+        tmp
+      )
+
+    assert %{status: 0, stdout: "from the host"} = preopened
+    # Not preopened: the guest's own error and exit code.
+    assert %{status: 2, stderr: "error: Capabilities insufficient\n"} = not_preopened
+  end
+
+  test "exit status: the guest's exit code; 134 for a trap, and for proc_exit beyond WASI's 0..125",
+       %{tmp_dir: tmp} do
+    trap = wat(tmp, "trap.wasm", ~S[(module (func (export "_start") unreachable))])
+
+    [seven, max, usage, beyond, trapped] =
+      run_all(
+        [[@tool, "exit", "7"], [@tool, "exit", "125"], [@tool], [@tool, "exit", "200"], [trap]],
+        tmp
+      )
+
+    assert %{status: 7, stderr: ""} = seven
+    assert %{status: 125} = max
+    assert %{status: 64, stderr: "usage: " <> _} = usage
+
+    assert %{status: 134, stderr: "error: the guest trapped: exit with invalid exit status" <> _} =
+             beyond
+
+    assert %{status: 134, stderr: "error: the guest trapped: unreachable" <> _} = trapped
+  end
+
+  test "--fuel prints the fuel used, and running out is a trap; --timeout too", %{tmp_dir: tmp} do
     assert %{status: 0, stdout: "slept\n", stderr: stderr} =
-             run([Wasmex.WasiTool.path(), "--fuel", "10000000", "--", "sleep", "1"])
+             run(["--fuel", "10000000", @tool, "sleep", "1"], tmp)
 
     assert [_, used] = Regex.run(~r/fuel used: (\d+)/, stderr)
     assert String.to_integer(used) > 0
 
-    assert %{status: 1, stderr: stderr} =
-             run([Wasmex.WasiTool.path(), "--fuel", "100", "--", "args"])
+    assert %{status: 134, stderr: stderr} = run(["--fuel", "100", @tool, "args"], tmp)
 
-    assert stderr =~ ~r/\Afuel used: \d+\nerror: all fuel consumed by WebAssembly\n\z/
+    assert stderr =~
+             ~r/\Afuel used: \d+\nerror: the guest trapped: all fuel consumed by WebAssembly\n\z/
+
+    spin = wat(tmp, "spin.wasm", ~S[(module (func (export "_start") (loop (br 0))))])
+
+    assert %{status: 134, stderr: "error: the guest trapped: timeout" <> _} =
+             run(["--timeout", "50", spin], tmp)
   end
 
-  test "invokes an export with --invoke", %{tmp_dir: dir} do
-    {:ok, wasm} = Wasmex.Wat.to_wasm(~S[(module (func (export "add") (param i32 i32) (result i32)
-        (i32.add (local.get 0) (local.get 1))) (func (export "half") (param f64) (result f64)
-        (f64.div (local.get 0) (f64.const 2))))])
+  test "--invoke converts arguments to the parameter types", %{tmp_dir: tmp} do
+    math = wat(tmp, "math.wasm", ~S[(module
+        (func (export "add") (param i32 i32) (result i32) (i32.add (local.get 0) (local.get 1)))
+        (func (export "half") (param f64) (result f64) (f64.div (local.get 0) (f64.const 2))))])
 
-    path = Path.join(dir, "math.wasm")
-    File.write!(path, wasm)
-    assert %{status: 0, stdout: "5\n"} = run([path, "--invoke", "add", "2", "3"])
-    assert %{status: 0, stdout: "1.25\n"} = run([path, "--invoke", "half", "2.5"])
+    assert %{status: 0, stdout: "5\n"} = run(["--invoke", "add", math, "2", "3"], tmp)
+    assert %{status: 0, stdout: "1.0\n"} = run(["--invoke", "half", math, "2"], tmp)
+    assert %{status: 0, stdout: "1.25\n"} = run(["--invoke", "half", math, "2.5"], tmp)
 
-    assert %{status: 1, stderr: "error: exported function `nope` not found\n"} =
-             run([path, "--invoke", "nope"])
+    for {args, message} <- [
+          {["--invoke", "nope", math], "error: the module exports no function `nope`\n"},
+          {["--invoke", "add", math, "1"], "error: add takes 2 arguments (i32, i32), got 1\n"},
+          {["--invoke", "add", math, "1", "2.5"],
+           "error: argument 2 of add (i32): not a number: 2.5\n"}
+        ] do
+      assert %{status: 1, stdout: "", stderr: ^message} = run(args, tmp)
+    end
   end
 
-  test "sets the shell's exit status end to end", %{tmp_dir: dir} do
-    File.write!(Path.join(dir, "f.txt"), "hi")
+  test "a missing file, bad wasm or bad options: one line, status 1", %{tmp_dir: tmp} do
+    bad = Path.join(tmp, "bad.wasm")
+    File.write!(bad, <<0, "asm", 1, 0, 0, 0, 99>>)
 
-    {output, status} =
-      System.cmd(
-        "mix",
-        [
-          "wasmex.run",
-          Wasmex.WasiTool.path(),
-          "--dir",
-          "#{dir}::/d",
-          "--env",
-          "K=V",
-          "--",
-          "cat",
-          "/d/f.txt"
-        ],
-        env: [{"MIX_ENV", "test"}],
-        stderr_to_stdout: true
-      )
-
-    assert {output, status} == {"hi", 0}
-
-    {_output, status} =
-      System.cmd("mix", ["wasmex.run", Wasmex.WasiTool.path(), "--", "exit", "3"],
-        env: [{"MIX_ENV", "test"}],
-        stderr_to_stdout: true
-      )
-
-    assert status == 3
+    for {args, start} <- [
+          {[Path.join(tmp, "missing.wasm")],
+           "error: cannot read #{tmp}/missing.wasm: no such file or directory"},
+          {[bad], "error: not a valid WebAssembly module: "},
+          {["--fuell", "1", @tool], "error: unknown or invalid options: --fuell"},
+          {[], "error: usage: mix wasmex.run"}
+        ] do
+      assert %{status: 1, stdout: "", stderr: stderr} = run(args, tmp)
+      assert String.starts_with?(stderr, start)
+      assert [_one_line] = String.split(stderr, "\n", trim: true)
+    end
   end
 end
