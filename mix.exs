@@ -34,12 +34,12 @@ defmodule WasmexInterp.MixProject do
   defp elixirc_paths(_), do: ["lib"]
 
   # Exactly what is needed to build the package from source (test/mix/package_test.exs
-  # builds it from these files alone). bench/raw and fuzz are members of the cargo
-  # workspace: cargo reads their manifests even to build only the NIF.
+  # builds it from these files alone). bench/raw, fuzz and tools/spectest are members of
+  # the cargo workspace: cargo reads their manifests even to build only the NIF.
   defp package do
     [
       files: ~w(lib mix native Cargo.toml Cargo.lock bench/raw/Cargo.toml bench/raw/src
-           fuzz/Cargo.toml fuzz/src mix.exs .formatter.exs checksum-Elixir.Wasmex.Native.exs
+           fuzz/Cargo.toml fuzz/src tools/spectest/Cargo.toml tools/spectest/src mix.exs .formatter.exs checksum-Elixir.Wasmex.Native.exs
            README.md CHANGELOG.md LICENSE) ++ vendored(),
       licenses: ["MIT"],
       links: %{
