@@ -149,7 +149,10 @@ defmodule Wasmex do
     # The guest's deadline is the caller's: the server stops the guest there and does not
     # answer a call past it, so the caller always leaves with `GenServer.call/3`'s exit.
     server
-    |> GenServer.call({:call_function, name, params, Deadline.from_timeout(timeout)}, timeout)
+    |> GenServer.call(
+      {:call_function, name, params, Deadline.for_server(server, timeout)},
+      timeout
+    )
     |> unwrap!()
   end
 
