@@ -17,7 +17,10 @@ defmodule Wasmex.Pool.Group do
   #     load is its free workers, or minus its waiting callers when it has none, so that
   #     between full pools the shortest line wins;
   #   * a caller that sends a call to a pool takes one from the pool's row at once, so
-  #     that the callers of a burst spread out before the pool's next report arrives.
+  #     that the callers of a burst spread out before the pool's next report arrives, and
+  #     gives it back when a call on another node returns: between reports, a node's view
+  #     of a remote pool follows its own calls there (without that, it could send a pool
+  #     only as many calls per report as it had free workers).
   # Pulling loads per call would add a round trip to every remote call; a shared counter
   # cannot be read across nodes. The cost of this choice is that a remote load may be up
   # to @publish_ms (plus the network) old: a call may then wait in a pool's line while
@@ -119,7 +122,14 @@ defmodule Wasmex.Pool.Group do
           else: call(group, name, params, timeout, deadline, [pool | skip])
 
       pool ->
-        case remote_call(pool, name, params, deadline) do
+        reply =
+          try do
+            remote_call(pool, name, params, deadline)
+          after
+            give_back(pool)
+          end
+
+        case reply do
           {:reply, reply} ->
             reply
 
@@ -211,6 +221,7 @@ defmodule Wasmex.Pool.Group do
             node_down(down)
         after
           Wasmex.Pool.checkin(pool, worker)
+          give_back(pool)
         end
     end
   end
@@ -226,11 +237,19 @@ defmodule Wasmex.Pool.Group do
         try do
           {pool, Wasmex.Pool.checkout(pool, Deadline.remaining(deadline))}
         catch
-          :exit, {reason, _} when reason == :noproc or reason == :noconnection ->
-            checkout(group, deadline, [pool | skip])
+          :exit, reason ->
+            give_back(pool)
 
-          :exit, {{:nodedown, _}, _} ->
-            checkout(group, deadline, [pool | skip])
+            case reason do
+              {gone, _} when gone in [:noproc, :noconnection] ->
+                checkout(group, deadline, [pool | skip])
+
+              {{:nodedown, _}, _} ->
+                checkout(group, deadline, [pool | skip])
+
+              _ ->
+                exit(reason)
+            end
         end
     end
   end
@@ -261,8 +280,18 @@ defmodule Wasmex.Pool.Group do
           end
       end
 
-    if pool, do: Loads.taken(pool)
+    if pool, do: Loads.add(pool, -1)
     pool
+  end
+
+  # Gives back the worker `choose/2` took from the load of `pool` as this node sees it,
+  # when the call is done, if the pool is on another node (a pool of this node writes its
+  # own load, also when the worker comes back). A report of the pool that arrives while
+  # the call is on its way may already count it as done: the view is then one too high
+  # until the next report, a few ms later.
+  defp give_back(pool) do
+    if node(pool) != node(), do: Loads.add(pool, 1)
+    :ok
   end
 
   # The pool with the highest load figure (the most free workers), with that figure.

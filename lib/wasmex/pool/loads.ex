@@ -45,11 +45,12 @@ defmodule Wasmex.Pool.Loads do
   end
 
   @doc false
-  # Takes one from the load of `pool` as seen here: a call on its way there counts
-  # before the pool's next word on its load arrives.
-  @spec taken(pid()) :: :ok
-  def taken(pool) do
-    :ets.update_counter(@table, pool, {2, -1})
+  # Adds `n` to the load of `pool` as seen here: a caller takes one (-1) when it sends a
+  # call to the pool, and gives it back (+1), for a pool of another node, when the call
+  # returns. Between two reports of the pool, this node's view then follows its own calls.
+  @spec add(pid(), integer()) :: :ok
+  def add(pool, n) do
+    :ets.update_counter(@table, pool, {2, n})
     :ok
   rescue
     # The row went with its pool meanwhile.
