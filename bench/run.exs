@@ -2,8 +2,9 @@
 # Prints one table and writes bench/results/<date>.json and .svg. See ../README.md.
 Code.require_file("harness.exs", __DIR__)
 Code.require_file("workloads.exs", __DIR__)
+Code.require_file("cluster.exs", __DIR__)
 
-all = ~w(W1 W2 W3 W4 W5 W6 W7 W8 W9 W10 E1)
+all = ~w(W1 W2 W3 W4 W5 W6 W7 W8 W9 W10 E1 C1)
 selected = if System.argv() == [], do: all, else: Enum.map(System.argv(), &String.upcase/1)
 
 unknown = selected -- all
