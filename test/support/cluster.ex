@@ -47,7 +47,7 @@ defmodule Wasmex.TestCluster do
   @doc """
   Starts a peer node with this project's code path and the `:wasmex_interp` application;
   returns `{peer, node}`. The peer is not linked to the caller: stop it with
-  `stop_peer/1` (or `halt/1`).
+  `stop_peers/1` (or `halt/1`).
   """
   def start_peer!(prefix) do
     {:ok, peer, node} =
@@ -55,8 +55,14 @@ defmodule Wasmex.TestCluster do
         name: :peer.random_name(prefix),
         host: @host,
         longnames: true,
-        args: [~c"-setcookie", Atom.to_charlist(Node.get_cookie())]
+        # The nodes are connected here, as a user (or libcluster) would, rather than by
+        # `:global`, which logs when a node it is connecting to goes away.
+        args: [~c"-setcookie", Atom.to_charlist(Node.get_cookie()), ~c"-connect_all", ~c"false"]
       })
+
+    for other <- Node.list(),
+        other != node,
+        do: true = :erpc.call(node, :net_kernel, :connect_node, [other])
 
     :ok = :erpc.call(node, :code, :add_paths, [:code.get_path()])
     {:ok, _} = :erpc.call(node, Application, :ensure_all_started, [:wasmex_interp])
@@ -64,11 +70,31 @@ defmodule Wasmex.TestCluster do
     {peer, node}
   end
 
-  @doc "Stops a peer started by `start_peer!/1`, if it still runs."
-  def stop_peer(peer) do
-    :peer.stop(peer)
-  catch
-    :exit, _ -> :ok
+  @doc """
+  Stops peers started by `start_peer!/1` (those still running) and returns once this node
+  has seen them go. `:global` may log that it disconnects from one (to prevent
+  overlapping partitions) while another reports it gone: that log is captured.
+  """
+  def stop_peers(peers) do
+    ExUnit.CaptureLog.capture_log(fn ->
+      for {peer, node} <- peers, Node.ping(node) == :pong do
+        Node.monitor(node, true)
+
+        try do
+          :peer.stop(peer)
+        catch
+          :exit, _ -> :ok
+        end
+
+        receive do
+          {:nodedown, ^node} -> :ok
+        after
+          5_000 -> flunk("#{node} did not stop")
+        end
+      end
+    end)
+
+    :ok
   end
 
   @doc """

@@ -12,10 +12,7 @@ defmodule Wasmex.Pool.GroupTest do
     {b_peer, b} = Cluster.start_peer!(:wasmex_b)
     {c_peer, c} = Cluster.start_peer!(:wasmex_c)
 
-    on_exit(fn ->
-      Cluster.stop_peer(b_peer)
-      Cluster.stop_peer(c_peer)
-    end)
+    on_exit(fn -> Cluster.stop_peers([{b_peer, b}, {c_peer, c}]) end)
 
     %{b: b, c: c}
   end
@@ -244,7 +241,7 @@ defmodule Wasmex.Pool.GroupTest do
     @tag capture_log: true
     test "fails the calls in flight there with node down, and no other", %{b: b, c: c} do
       {d_peer, d} = Cluster.start_peer!(:wasmex_d)
-      on_exit(fn -> Cluster.stop_peer(d_peer) end)
+      on_exit(fn -> Cluster.stop_peers([{d_peer, d}]) end)
       group = group()
       test = self()
       # Calls on `d` stay there until it goes down; those on `c` return at once.
@@ -326,7 +323,7 @@ defmodule Wasmex.Pool.GroupTest do
       {task, ^b, gate} = hold_call(group, 1)
 
       {e_peer, e} = Cluster.start_peer!(:wasmex_e)
-      on_exit(fn -> Cluster.stop_peer(e_peer) end)
+      on_exit(fn -> Cluster.stop_peers([{e_peer, e}]) end)
       fresh = open_pool(e, group, 1)
       Cluster.await_member(group, fresh)
 
