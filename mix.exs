@@ -27,7 +27,7 @@ defmodule WasmexInterp.MixProject do
   end
 
   def application do
-    [extra_applications: [:logger]]
+    [mod: {Wasmex.Application, []}, extra_applications: [:logger]]
   end
 
   defp elixirc_paths(:test), do: ["lib", "test/support"]

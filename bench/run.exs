@@ -3,8 +3,9 @@
 Code.require_file("harness.exs", __DIR__)
 Code.require_file("workloads.exs", __DIR__)
 Code.require_file("long_schedule.exs", __DIR__)
+Code.require_file("cluster.exs", __DIR__)
 
-all = ~w(W1 W2 W3 W4 W5 W6 W7 W8 W9 W10 E1)
+all = ~w(W1 W2 W3 W4 W5 W6 W7 W8 W9 W10 E1 C1)
 # Run only when asked for: LS takes about a minute and 3 GB of memory.
 known = all ++ ~w(LS)
 selected = if System.argv() == [], do: all, else: Enum.map(System.argv(), &String.upcase/1)

@@ -151,7 +151,7 @@ defmodule Wasmex do
     server
     |> GenServer.call(
       {:call_function, Args.name_string!(name, "a function name"), params,
-       Deadline.from_timeout(timeout)},
+       Deadline.for_server(server, timeout)},
       timeout
     )
     |> unwrap!()

@@ -22,7 +22,9 @@ defmodule Wasmex.ExamplesTest do
           "argv[1]=args",
           "error: Capabilities insufficient",
           "poolboy-style transaction: {:ok, [42]}",
-          "handle_info got the task's result: 21"
+          "handle_info got the task's result: 21",
+          "from the other node: {:ok, [6]}",
+          "with it gone: {:ok, [6]}"
         ] do
       assert output =~ expected
     end

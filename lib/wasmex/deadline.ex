@@ -15,6 +15,32 @@ defmodule Wasmex.Deadline do
   @max_wait 4_294_967_295
 
   @doc false
+  # The deadline a call to `server` carries. Monotonic clocks differ from node to node, so
+  # a server on another node is sent `{:in, timeout}`, which it turns into a deadline of
+  # its own when the request arrives (see `from_request/1`).
+  @spec for_server(GenServer.server(), timeout()) :: t() | {:in, timeout()}
+  def for_server(server, timeout) do
+    if local?(server), do: from_timeout(timeout), else: {:in, timeout}
+  end
+
+  defp local?(server) when is_pid(server), do: node(server) == node()
+  defp local?(server) when is_atom(server), do: true
+  defp local?({name, node}) when is_atom(name) and is_atom(node), do: node == node()
+
+  defp local?(server) do
+    case GenServer.whereis(server) do
+      pid when is_pid(pid) -> node(pid) == node()
+      _ -> true
+    end
+  end
+
+  @doc false
+  # The deadline of a request that carries `for_server/2`'s deadline.
+  @spec from_request(t() | {:in, timeout()}) :: t()
+  def from_request({:in, timeout}), do: from_timeout(timeout)
+  def from_request(deadline), do: deadline
+
+  @doc false
   # The milliseconds left until `deadline`: 0 once it has passed, and never more than a
   # `receive ... after` waits (2^32 - 1 ms; a deadline that far away is a few
   # milliseconds past a timeout that long).

@@ -22,6 +22,26 @@ defmodule Wasmex.Pool do
       servers: the pool starts each with `module.start_link(args)`. Defaults to `Wasmex`.
     * `:size` - the number of workers. Defaults to `System.schedulers_online()`.
     * `:name` - registers the pool, as in `GenServer.start_link/3`.
+    * `:group` - a cluster-wide group (any term) the pool joins: see below.
+
+  ## Across a cluster
+
+  Pools started with the same `:group` on several connected nodes act as one:
+  `call_function({:group, group}, ...)` and `transaction({:group, group}, ...)`, from any
+  node, run on a pool of the group. The pool of the caller's node is used when it has a
+  free worker; otherwise the pool with the most free workers, wherever it is (when every
+  pool is busy, the caller waits in its own node's pool, or, on a node without one, in
+  the shortest line). Arguments and results cross nodes as terms; imports run on the
+  worker's node.
+
+  Pools join the group through OTP's `:pg` (scope `Wasmex.Pool.Group`, started by this
+  application): a pool leaves it when it stops or its node disconnects, and new calls
+  then go to the others at once. A call in flight on a node that goes down returns
+  `{:error, "node down: ..."}`; it is not retried, as a guest call may have effects.
+  Each node reads the other pools' loads from a local table, which each pool updates
+  from its own node every few milliseconds while its load changes; calls that choose a
+  pool send no other message. Finding and connecting nodes is left to you (`Node.connect/1`,
+  libcluster and the like).
 
   ## Example
 
@@ -39,9 +59,13 @@ defmodule Wasmex.Pool do
   import Wasmex.Args, only: [is_server: 1, is_timeout: 1]
 
   alias Wasmex.{Args, Deadline, Engine, EngineConfig, Module, Store}
+  alias Wasmex.Pool.Group
 
   @typedoc "A pool: its pid or registered name."
   @type pool :: GenServer.server()
+
+  @typedoc "The pools of a cluster-wide group, on every connected node (the `:group` option)."
+  @type group :: {:group, term()}
 
   @doc """
   Returns a child specification, so that `{Wasmex.Pool, options}` can be supervised.
@@ -85,7 +109,8 @@ defmodule Wasmex.Pool do
         :wasi,
         :worker,
         :size,
-        :name
+        :name,
+        :group
       ])
 
     Args.name!(Keyword.get(options, :name))
@@ -93,6 +118,13 @@ defmodule Wasmex.Pool do
 
     unless is_integer(size) and size > 0 do
       raise ArgumentError, "expected :size to be a positive integer, got: #{inspect(size)}"
+    end
+
+    group = Keyword.get(options, :group)
+
+    if group != nil and Process.whereis(Group.scope()) == nil do
+      raise ArgumentError,
+            "a pool with a :group needs the :wasmex_interp application to be started"
     end
 
     # The module is compiled here and init/1 reports a worker that fails to start back to
@@ -103,7 +135,7 @@ defmodule Wasmex.Pool do
 
       case GenServer.start_link(
              __MODULE__,
-             {start, size, self(), ref},
+             {start, size, group, self(), ref},
              Keyword.take(options, [:name])
            ) do
         :ignore -> receive(do: ({^ref, failure} -> failed(failure)))
@@ -123,14 +155,40 @@ defmodule Wasmex.Pool do
   Waits for a free worker if all are busy. If the whole call, waiting included, takes
   longer than `timeout`, the caller exits as with `GenServer.call/3`.
 
+  With `{:group, group}`, the call runs on a pool of that group, on this node or another
+  (see "Across a cluster" above). It returns `{:error, "node down: ..."}` if the node it
+  runs on goes down before it answers, and `{:error, "no pool in the group ..."}` if the
+  group has no pool.
+
       iex> {:ok, pool} = Wasmex.Pool.start_link(size: 1, bytes: ~S[(module
       ...>   (func (export "answer") (result i32) (i32.const 42)))])
       iex> Wasmex.Pool.call_function(pool, :answer, [])
       {:ok, [42]}
+      iex> {:ok, _} = Wasmex.Pool.start_link(size: 1, group: :doc_answers, bytes: ~S[(module
+      ...>   (func (export "answer") (result i32) (i32.const 42)))])
+      iex> Wasmex.Pool.call_function({:group, :doc_answers}, :answer, [])
+      {:ok, [42]}
+      iex> Wasmex.Pool.call_function({:group, :doc_nobody}, :answer, [])
+      {:error, "no pool in the group :doc_nobody"}
   """
-  @spec call_function(pool(), String.t() | atom(), list(), timeout()) ::
+  @spec call_function(pool() | group(), String.t() | atom(), list(), timeout()) ::
           {:ok, list()} | {:error, term()}
   def call_function(pool, name, params, timeout \\ 5000)
+
+  def call_function({:group, group}, name, params, timeout)
+      when (is_binary(name) or is_atom(name)) and is_list(params) and is_timeout(timeout) do
+    # Checked here: a bad argument is this caller's ArgumentError, on any node.
+    unless Args.proper_list?(params), do: Args.invalid!(params: {:list, params})
+    Group.call_function(group, name, params, timeout)
+  end
+
+  def call_function({:group, _}, name, params, timeout) do
+    Args.invalid!(
+      name: {:name, name},
+      params: {:list, params},
+      timeout: {:timeout, timeout}
+    )
+  end
 
   def call_function(pool, name, params, timeout) when is_server(pool) and is_timeout(timeout) do
     deadline = Deadline.from_timeout(timeout)
@@ -147,12 +205,26 @@ defmodule Wasmex.Pool do
 
   If no worker is free within `timeout`, the caller exits with `{:timeout, _}`.
 
+  With `{:group, group}`, the worker is taken from a pool of that group (see "Across a
+  cluster" above) and `fun` runs in the caller, on this node, with a worker that may be on
+  another: if that node goes down under a call `fun` makes to the worker (a
+  `GenServer.call/3` exit), the transaction returns `{:error, "node down: ..."}`. It
+  returns `{:error, "no pool in the group ..."}` if the group has no pool.
+
       iex> {:ok, pool} = Wasmex.Pool.start_link(size: 1, bytes: "(module)")
       iex> Wasmex.Pool.transaction(pool, fn worker -> is_pid(worker) end)
       true
   """
-  @spec transaction(pool(), (pid() -> result), timeout()) :: result when result: term()
+  @spec transaction(pool() | group(), (pid() -> result), timeout()) ::
+          result | {:error, String.t()}
+        when result: term()
   def transaction(pool, fun, timeout \\ 5000)
+
+  def transaction({:group, group}, fun, timeout) when is_function(fun, 1) and is_timeout(timeout),
+    do: Group.transaction(group, fun, timeout)
+
+  def transaction({:group, _}, fun, timeout),
+    do: Args.invalid!(fun: {:fun1, fun}, timeout: {:timeout, timeout})
 
   def transaction(pool, fun, timeout)
       when is_server(pool) and is_function(fun, 1) and is_timeout(timeout) do
@@ -181,6 +253,8 @@ defmodule Wasmex.Pool do
   @spec checkout(pool(), timeout()) :: pid()
   def checkout(pool, timeout \\ 5000)
 
+  def checkout({:group, _} = group, _timeout), do: not_for_groups!(group)
+
   def checkout(pool, timeout) when is_server(pool) and is_timeout(timeout) do
     ref = make_ref()
 
@@ -205,6 +279,8 @@ defmodule Wasmex.Pool do
       :ok
   """
   @spec checkin(pool(), pid()) :: :ok
+  def checkin({:group, _} = group, _worker), do: not_for_groups!(group)
+
   def checkin(pool, worker) when is_server(pool) and is_pid(worker),
     do: GenServer.cast(pool, {:checkin, worker})
 
@@ -218,6 +294,8 @@ defmodule Wasmex.Pool do
       2
   """
   @spec size(pool()) :: pos_integer()
+  def size({:group, _} = group), do: not_for_groups!(group)
+
   def size(pool) when is_server(pool), do: GenServer.call(pool, :size)
   def size(pool), do: Args.invalid!(pool: {:server, pool})
 
@@ -228,13 +306,20 @@ defmodule Wasmex.Pool do
       iex> [_, _] = Wasmex.Pool.workers(pool)
   """
   @spec workers(pool()) :: [pid()]
+  def workers({:group, _} = group), do: not_for_groups!(group)
+
   def workers(pool) when is_server(pool), do: GenServer.call(pool, :workers)
   def workers(pool), do: Args.invalid!(pool: {:server, pool})
+
+  defp not_for_groups!(group) do
+    raise ArgumentError,
+          "expected a pool, got: #{inspect(group)} (a group takes call_function/4 and transaction/3)"
+  end
 
   # Server
 
   @impl true
-  def init({start, size, caller, ref}) do
+  def init({start, size, group, caller, ref}) do
     Process.flag(:trap_exit, true)
 
     state = %{
@@ -246,12 +331,14 @@ defmodule Wasmex.Pool do
       # worker pid => {caller pid, caller monitor, checkout ref} while checked out
       busy: %{},
       # callers waiting for a worker: {from, ref}
-      waiting: :queue.new()
+      waiting: :queue.new(),
+      # the cluster-wide group it is in (a Wasmex.Pool.Group), if any
+      group: nil
     }
 
     case start_workers(state, size) do
       {:ok, state} ->
-        {:ok, state}
+        {:ok, if(group == nil, do: state, else: %{state | group: Group.join(group, free(state))})}
 
       {failure, state} ->
         # Tell start_link/1 why, and end without an exit signal to the caller.
@@ -356,14 +443,14 @@ defmodule Wasmex.Pool do
     case :queue.out(state.idle) do
       {{:value, worker}, idle} ->
         if Process.alive?(worker) do
-          {:reply, worker, lend(%{state | idle: idle}, worker, caller, ref)}
+          {:reply, worker, loaded(lend(%{state | idle: idle}, worker, caller, ref))}
         else
           # Its exit signal is on its way and will replace it.
           handle_call({:checkout, ref}, from, %{state | idle: idle})
         end
 
       {:empty, _} ->
-        {:noreply, %{state | waiting: :queue.in({from, ref}, state.waiting)}}
+        {:noreply, loaded(%{state | waiting: :queue.in({from, ref}, state.waiting)})}
     end
   end
 
@@ -374,7 +461,7 @@ defmodule Wasmex.Pool do
   end
 
   @impl true
-  def handle_cast({:checkin, worker}, state), do: {:noreply, give_back(state, worker)}
+  def handle_cast({:checkin, worker}, state), do: {:noreply, loaded(give_back(state, worker))}
 
   def handle_cast({:cancel, ref, caller}, state) do
     waiting = :queue.filter(fn {_from, waiting_ref} -> waiting_ref != ref end, state.waiting)
@@ -386,14 +473,14 @@ defmodule Wasmex.Pool do
       end)
 
     state = %{state | waiting: waiting}
-    {:noreply, if(lent, do: give_back(state, lent), else: state)}
+    {:noreply, loaded(if(lent, do: give_back(state, lent), else: state))}
   end
 
   @impl true
   def handle_info({:DOWN, monitor, :process, _caller, _reason}, state) do
     # A caller died holding a worker: take the worker back.
     case Enum.find(state.busy, fn {_worker, {_, m, _}} -> m == monitor end) do
-      {worker, _} -> {:noreply, give_back(state, worker)}
+      {worker, _} -> {:noreply, loaded(give_back(state, worker))}
       nil -> {:noreply, state}
     end
   end
@@ -410,13 +497,25 @@ defmodule Wasmex.Pool do
           idle: :queue.delete(worker, state.idle)
       }
 
-      {:noreply, start_worker(state)}
+      {:noreply, loaded(start_worker(state))}
     else
       {:noreply, state}
     end
   end
 
+  def handle_info({Group, :publish}, state) do
+    {:noreply, %{state | group: Group.publish(state.group, free(state), state.waiting)}}
+  end
+
   def handle_info(_message, state), do: {:noreply, state}
+
+  # The free workers: those alive and not lent (a worker that just died counts until its
+  # exit signal arrives).
+  defp free(state), do: MapSet.size(state.workers) - map_size(state.busy)
+
+  # Tells the pool's group, if any, its load after a change.
+  defp loaded(%{group: nil} = state), do: state
+  defp loaded(state), do: %{state | group: Group.changed(state.group, free(state), state.waiting)}
 
   defp lend(state, worker, caller, ref) do
     monitor = Process.monitor(caller)
@@ -447,7 +546,9 @@ defmodule Wasmex.Pool do
          {{:value, {{caller, _} = from, ref}}, waiting} <- :queue.out(state.waiting) do
       state = %{state | waiting: waiting}
 
-      if Process.alive?(caller) do
+      # A caller on another node is taken as alive: if it is not, the monitor `lend/4`
+      # sets on it brings the worker back.
+      if node(caller) != node() or Process.alive?(caller) do
         GenServer.reply(from, worker)
         hand_out(lend(%{state | idle: idle}, worker, caller, ref))
       else

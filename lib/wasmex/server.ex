@@ -45,8 +45,8 @@ defmodule Wasmex.Server do
   end
 
   @impl true
-  def handle_call({:call_function, _name, _params, _deadline} = request, from, state),
-    do: run(request, from, state)
+  def handle_call({:call_function, name, params, deadline}, from, state),
+    do: run({:call_function, name, params, Deadline.from_request(deadline)}, from, state)
 
   def handle_call({:function_exists, _name} = request, from, state),
     do: run(request, from, state)
