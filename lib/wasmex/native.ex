@@ -81,11 +81,13 @@ defmodule Wasmex.Native do
   def module_imports(_module), do: nif_error()
 
   # pipe.rs
-  def pipe_new, do: nif_error()
+  def pipe_new(_capacity), do: nif_error()
   def pipe_size(_pipe), do: nif_error()
   def pipe_seek(_pipe, _position), do: nif_error()
   def pipe_read_binary(_pipe), do: nif_error()
+  def pipe_read_binary_dirty(_pipe), do: nif_error()
   def pipe_write_binary(_pipe, _binary), do: nif_error()
+  def pipe_write_binary_dirty(_pipe, _binary), do: nif_error()
 
   # store.rs
   def store_new(_limits, _engine, _fuel), do: nif_error()

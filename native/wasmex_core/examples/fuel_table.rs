@@ -198,7 +198,7 @@ fn main() {
         &["wasi_tool", "args", "b", "a", "c"][..],
         &["wasi_tool", "env"][..],
     ] {
-        let stdout = wasi::pipe();
+        let stdout = wasi::Pipe::default();
         let options = WasiOptions {
             args: args.iter().map(|arg| (*arg).to_string()).collect(),
             env: vec![("HOME".into(), "/".into()), ("LANG".into(), "C".into())],
@@ -207,7 +207,7 @@ fn main() {
         };
         let store = Store::new_wasi(&engine, Some(u64::MAX), &Limits::default(), &options).unwrap();
         let (results, fuel) = measure(store, &engine, &bytes, &[], ("_start", &[]));
-        let output = stdout.read().unwrap().get_ref().clone();
+        let output = stdout.contents();
         // `_start` returns nothing: the output stands for the results.
         println!(
             "wasi {}\t{results}stdout {:016x}\t{fuel}",

@@ -16,6 +16,7 @@ rustler::atoms! {
     lazy_translation,
     send,
     sleep,
+    dirty,
     wasi_stdout,
     wasi_stderr,
     externref,
