@@ -102,7 +102,7 @@ defmodule Wasmex.BadInputTest do
       unsafe_deserialize: 1,
       unsafe_deserialize: 2
     ],
-    Pipe => [new: 0, read: 1, seek: 2, size: 1, write: 2],
+    Pipe => [new: 0, new: 1, read: 1, seek: 2, size: 1, write: 2],
     Pool => [
       call_function: 3,
       call_function: 4,
@@ -487,6 +487,7 @@ defmodule Wasmex.BadInputTest do
         {{Module, :unsafe_deserialize, 1}, [:serialized]},
         {{Module, :unsafe_deserialize, 2}, [:serialized, :engine_or_nil]},
         {{Pipe, :new, 0}, []},
+        {{Pipe, :new, 1}, [:keyword]},
         {{Pipe, :read, 1}, [:pipe]},
         {{Pipe, :seek, 2}, [:pipe, :int]},
         {{Pipe, :size, 1}, [:pipe]},
@@ -560,7 +561,7 @@ defmodule Wasmex.BadInputTest do
   defp result_ok?({Module, :name, 1}, result), do: is_binary(result) or is_nil(result)
   defp result_ok?({Module, :serialize, 1}, result), do: ok_binary?(result)
   defp result_ok?({Module, :unsafe_deserialize, _}, result), do: match?({:ok, %Module{}}, result)
-  defp result_ok?({Pipe, :new, 0}, result), do: match?({:ok, %Pipe{}}, result)
+  defp result_ok?({Pipe, :new, _}, result), do: match?({:ok, %Pipe{}}, result)
   defp result_ok?({Pipe, :read, 1}, result), do: is_binary(result)
   defp result_ok?({Pipe, :seek, 2}, result), do: result == :ok
   defp result_ok?({Pipe, :size, 1}, result), do: is_integer(result) and result >= 0

@@ -9,9 +9,10 @@
 //! - **Random bytes** come from ChaCha20 seeded with `random_seed`.
 //! - **File metadata**: timestamps read as `clock_start`; device and inode numbers are
 //!   numbered 1, 2, ... in the order the guest first sees each device and file;
-//!   directories list in byte order of names. Sizes, types and link counts are the files'
-//!   own, which are the host's to give (as are the arguments, environment, stdin and
-//!   every file's contents).
+//!   directories list in byte order of names, and report size 0 and one link (their real
+//!   values depend on the host's filesystem). The sizes, types and link counts of other
+//!   files are their own, which are the host's to give (as are the arguments,
+//!   environment, stdin and every file's contents).
 
 use super::fuel;
 use super::guest::{self, delegate, read_u64, write_u64, SUCCESS};
@@ -22,7 +23,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 use wasmi::{Caller, Linker};
-use wasmi_wasi::wasi_common::snapshots::preview_1::types::Errno;
+use wasmi_wasi::wasi_common::snapshots::preview_1::types::{Errno, Filetype};
 
 /// Nanoseconds of virtual time per unit of fuel. wasmi runs a few units of fuel per
 /// nanosecond on a desktop CPU and about one on a small ARM board, so virtual time runs a
@@ -212,6 +213,9 @@ fn path_filestat_get(
 /// Offsets in a `filestat`.
 const FILESTAT_DEV: u32 = 0;
 const FILESTAT_INO: u32 = 8;
+const FILESTAT_FILETYPE: u32 = 16;
+const FILESTAT_NLINK: u32 = 24;
+const FILESTAT_SIZE: u32 = 32;
 const FILESTAT_TIMES: [u32; 3] = [40, 48, 56];
 
 /// In a deterministic run, rewrites the `filestat` wasi-common wrote at `out` with stable
@@ -238,6 +242,12 @@ fn stable_filestat(
         write_u64(data, out + FILESTAT_DEV, inodes.device(device))?;
         for at in FILESTAT_TIMES {
             write_u64(data, out + at, replay.start)?;
+        }
+        let directory =
+            guest::bytes(data, out + FILESTAT_FILETYPE, 1)?[0] == Filetype::Directory as u8;
+        if directory {
+            write_u64(data, out + FILESTAT_NLINK, 1)?;
+            write_u64(data, out + FILESTAT_SIZE, 0)?;
         }
         Ok(())
     };
