@@ -136,7 +136,10 @@ fn run(
         Ok(Step::Sleep(call, duration)) => (Ok(Progress::Sleep(duration)), Some(call)),
         Err(error) => (Err(error), None),
     };
-    let yielded = matches!(progress, Ok(Progress::Yield));
+    // A zero-length sleep is a guest waiting for its streamed output to be sent: it makes
+    // way for other processes (the receiver among them) as a yield does.
+    let yielded = matches!(progress, Ok(Progress::Yield))
+        || matches!(progress, Ok(Progress::Sleep(duration)) if duration.is_zero());
     StoreResource::checkin(store, env, checkout.store, suspended);
     consume_timeslice(env, elapsed, yielded);
     progress

@@ -3,7 +3,7 @@
 //! wasi-common's `fd_write` gathers every buffer a guest names: one call with 30,000
 //! vectors pointing at the same 64 KiB put 1.9 GB into a pipe, on one scheduler, in one go.
 //! Here one `fd_write`, `fd_pwrite`, `fd_read` or `fd_pread` moves at most
-//! [`MAX_BYTES_PER_CALL`] bytes and looks at most at [`IOV_MAX`](super::guest::IOV_MAX)
+//! [`MAX_BYTES_PER_CALL`] (256 KiB) and looks at most at [`IOV_MAX`](super::guest::IOV_MAX)
 //! vectors; the rest is a short write or read, which POSIX allows and every libc loops
 //! on. The bytes go through a scratch memory ([`Scratch`]) into wasi-common, so its
 //! checks and files do the work, and the guest pays [`fuel::IO_BYTES_PER_FUEL`] per byte.
@@ -23,13 +23,14 @@ use wasmi::{Caller, Linker, Memory};
 use wasmi_wasi::wasi_common::snapshots::preview_1::types::{Errno, Rights};
 use wasmi_wasi::wasi_common::snapshots::preview_1::wasi_snapshot_preview1 as preview1;
 
-/// The most bytes one read or write moves: about a millisecond of copying at worst, so
-/// that a call holds its scheduler no longer than a slice of guest code does.
-pub(super) const MAX_BYTES_PER_CALL: usize = 1 << 20;
+/// The most bytes one read or write moves: a fraction of a millisecond of copying (about
+/// 0.1 ms on x86-64, a few times more on a small ARM board), so that a call holds its
+/// scheduler about as long as a slice of guest code does.
+pub(super) const MAX_BYTES_PER_CALL: usize = 256 << 10;
 
 /// Random bytes one `random_get` fills within the calling NIF. Larger fills are work for a
 /// dirty scheduler (see [`host_work`]).
-pub(super) const INLINE_RANDOM_BYTES: usize = 1 << 20;
+pub(super) const INLINE_RANDOM_BYTES: usize = 256 << 10;
 
 /// Adds the functions of this module to `linker`.
 ///

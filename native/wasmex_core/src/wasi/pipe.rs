@@ -23,12 +23,19 @@ use wasmi_wasi::wasi_common::{Error, WasiFile};
 #[derive(Debug, Clone)]
 pub struct Pipe(Arc<Mutex<PipeBuffer>>);
 
+/// A pipe's bytes, in chunks of [`CHUNK`] bytes: growing never moves what is already
+/// there, so a write costs the bytes it writes whatever the pipe's size (a growing `Vec`
+/// reallocates, and may copy tens of megabytes at once).
 #[derive(Debug)]
 struct PipeBuffer {
-    bytes: Vec<u8>,
+    /// Zeroed when allocated; bytes past `len` are never written.
+    chunks: Vec<Box<[u8]>>,
+    len: usize,
     position: usize,
     capacity: usize,
 }
+
+const CHUNK: usize = 64 << 10;
 
 impl Default for Pipe {
     fn default() -> Self {
@@ -43,7 +50,8 @@ impl Pipe {
     /// A new, empty pipe that holds at most `capacity` bytes.
     pub fn new(capacity: usize) -> Self {
         Self(Arc::new(Mutex::new(PipeBuffer {
-            bytes: Vec::new(),
+            chunks: Vec::new(),
+            len: 0,
             position: 0,
             capacity,
         })))
@@ -62,13 +70,13 @@ impl Pipe {
 
     /// The bytes in the pipe, wherever the position is.
     pub fn size(&self) -> usize {
-        self.lock().bytes.len()
+        self.lock().len
     }
 
     /// The bytes from the position to the end.
     pub fn remaining(&self) -> usize {
         let buffer = self.lock();
-        buffer.bytes.len().saturating_sub(buffer.position)
+        buffer.len.saturating_sub(buffer.position)
     }
 
     /// Moves the position to `position` (it may pass the end: a write there fills the gap
@@ -102,25 +110,22 @@ impl Pipe {
     /// Reads from the position to the end, and moves the position to the end.
     pub fn read_to_end(&self) -> Vec<u8> {
         let mut buffer = self.lock();
-        let start = buffer.position.min(buffer.bytes.len());
-        let bytes = buffer.bytes[start..].to_vec();
-        buffer.position = buffer.position.max(buffer.bytes.len());
+        let mut bytes = vec![0; buffer.len.saturating_sub(buffer.position)];
+        buffer.read(&mut bytes);
         bytes
     }
 
     /// Everything in the pipe, whatever the position.
     pub fn contents(&self) -> Vec<u8> {
-        self.lock().bytes.clone()
+        let buffer = self.lock();
+        let mut bytes = vec![0; buffer.len];
+        buffer.copy_out(0, &mut bytes);
+        bytes
     }
 
-    /// Reads up to `buffer.len()` bytes from the position; returns how many.
+    /// Reads up to `target.len()` bytes from the position; returns how many.
     fn read_into(&self, target: &mut [u8]) -> usize {
-        let mut buffer = self.lock();
-        let start = buffer.position.min(buffer.bytes.len());
-        let len = target.len().min(buffer.bytes.len() - start);
-        target[..len].copy_from_slice(&buffer.bytes[start..start + len]);
-        buffer.position = start + len;
-        len
+        self.lock().read(target)
     }
 
     /// Bytes a write at the position may still add.
@@ -141,15 +146,48 @@ impl PipeBuffer {
         self.capacity.saturating_sub(self.position)
     }
 
-    /// Writes `bytes` (which fit) at the position.
+    /// Writes `bytes` (which fit) at the position, and moves the position past them.
     fn write(&mut self, bytes: &[u8]) -> usize {
         let end = self.position + bytes.len();
-        if self.bytes.len() < end {
-            self.bytes.resize(end, 0);
+        while self.chunks.len() * CHUNK < end {
+            self.chunks.push(vec![0; CHUNK].into_boxed_slice());
         }
-        self.bytes[self.position..end].copy_from_slice(bytes);
+        let mut at = self.position;
+        let mut rest = bytes;
+        while !rest.is_empty() {
+            let (chunk, offset) = (at / CHUNK, at % CHUNK);
+            let n = rest.len().min(CHUNK - offset);
+            self.chunks[chunk][offset..offset + n].copy_from_slice(&rest[..n]);
+            rest = &rest[n..];
+            at += n;
+        }
         self.position = end;
+        self.len = self.len.max(end);
         bytes.len()
+    }
+
+    /// Reads up to `target.len()` bytes from the position, and moves the position past
+    /// them; returns how many.
+    fn read(&mut self, target: &mut [u8]) -> usize {
+        let start = self.position.min(self.len);
+        let len = target.len().min(self.len - start);
+        self.copy_out(start, &mut target[..len]);
+        self.position = self.position.max(start + len);
+        len
+    }
+
+    /// Copies the bytes from `from` into all of `target` (which the pipe holds).
+    fn copy_out(&self, from: usize, target: &mut [u8]) {
+        let mut at = from;
+        let mut rest = target;
+        while !rest.is_empty() {
+            let (chunk, offset) = (at / CHUNK, at % CHUNK);
+            let n = rest.len().min(CHUNK - offset);
+            let (head, tail) = rest.split_at_mut(n);
+            head.copy_from_slice(&self.chunks[chunk][offset..offset + n]);
+            rest = tail;
+            at += n;
+        }
     }
 }
 
