@@ -6,7 +6,7 @@
 //! [`MAX_BYTES_PER_CALL`] (256 KiB) and looks at most at [`IOV_MAX`](super::guest::IOV_MAX)
 //! vectors; the rest is a short write or read, which POSIX allows and every libc loops
 //! on. The bytes go through a scratch memory ([`Scratch`]) into wasi-common, so its
-//! checks and files do the work, and the guest pays [`fuel::IO_BYTES_PER_FUEL`] per byte.
+//! checks and files do the work, and the guest pays [`FUEL_PER_BYTE`](super::fuel::FUEL_PER_BYTE) per byte.
 //!
 //! A write to a streamed stdout or stderr that does not fit the stream's buffer suspends
 //! the guest (a zero-length [`Sleep`]): the host sends the buffer to its process, then the
@@ -14,7 +14,7 @@
 //! buffer, so output and fuel are the same whatever the slicing.
 
 use super::fds::Stdio;
-use super::fuel::{self, charge, cost};
+use super::fuel::{charge, cost};
 use super::guest::{self, errno, finish, iovecs, ready, write_u32, Scratch, SUCCESS};
 use super::{Output, Sleep, WasiState};
 use crate::imports::{HostCallMarker, Pending};
@@ -88,7 +88,7 @@ fn write(
         Err(code) => return Ok(code),
     };
     let scratch = Scratch::gather(data, &iovecs, write_limit(state, fd as u32));
-    charge(&mut caller, cost(scratch.len(), fuel::IO_BYTES_PER_FUEL))?;
+    charge(&mut caller, cost(scratch.len()))?;
     let mut write = Write {
         fd,
         offset,
@@ -249,7 +249,7 @@ fn read(
     let result = write_u32(data, nread as u32, count as u32)
         .err()
         .unwrap_or(SUCCESS);
-    charge(&mut caller, cost(count, fuel::IO_BYTES_PER_FUEL))?;
+    charge(&mut caller, cost(count))?;
     Ok(result)
 }
 
@@ -261,7 +261,7 @@ fn random_get(mut caller: Caller<'_, Host>, buf: i32, len: i32) -> Result<i32, w
     if let Err(code) = guest::bytes(memory.data(&caller), buf as u32, len) {
         return Ok(code);
     }
-    charge(&mut caller, cost(len, fuel::RANDOM_BYTES_PER_FUEL))?;
+    charge(&mut caller, cost(len))?;
     let (data, host) = memory.data_and_store_mut(&mut caller);
     let target = match guest::bytes_mut(data, buf as u32, len) {
         Ok(target) => target,

@@ -1,18 +1,18 @@
 //! WASI preview 1 for a store: wasi-common 36 (through wasmi_wasi), with the functions it
 //! gets wrong for a sandbox on the BEAM replaced or wrapped.
 //!
-//! - [`pipe`]: in-memory standard input, output and error, every buffer bounded.
-//! - [`dir`]: preopened directories; opening a file never waits (special files are
+//! - `pipe`: in-memory standard input, output and error, every buffer bounded.
+//! - `dir`: preopened directories; opening a file never waits (special files are
 //!   refused), `O_APPEND | O_TRUNC` works, listings can be made deterministic.
-//! - [`fds`]: the descriptor table as the host sees it: a per-store limit on open
+//! - `fds`: the descriptor table as the host sees it: a per-store limit on open
 //!   descriptors, which descriptors are stdio, the rights a guest dropped, `ENOTSOCK`.
-//! - [`io`]: reads, writes and `random_get` in bounded pieces, charged in fuel per byte.
-//! - [`poll`]: `poll_oneoff` answered here, never blocking a thread: clock waits suspend
+//! - `io`: reads, writes and `random_get` in bounded pieces, charged in fuel per byte.
+//! - `poll`: `poll_oneoff` answered here, never blocking a thread: clock waits suspend
 //!   the guest like an Elixir import, descriptors are always ready.
-//! - [`deterministic`]: virtual clocks, seeded random bytes and stable file metadata for
+//! - `deterministic`: virtual clocks, seeded random bytes and stable file metadata for
 //!   runs whose every output is the same each time.
-//! - [`fuel`]: the fuel meter WASI calls charge.
-//! - [`guest`]: guest memory access and calls into wasi-common.
+//! - `fuel`: the fuel meter WASI calls charge.
+//! - `guest`: guest memory access and calls into wasi-common.
 
 mod deterministic;
 mod dir;
@@ -23,7 +23,8 @@ mod io;
 mod pipe;
 mod poll;
 
-pub use deterministic::Deterministic;
+pub use deterministic::{Deterministic, NANOS_PER_FUEL};
+pub use fuel::FUEL_PER_BYTE;
 pub use pipe::{Output, Pipe, Stream};
 pub use poll::Sleep;
 
