@@ -350,6 +350,13 @@ defmodule Wasmex.WasiProgramsTest do
       assert random.(det_run(dir, 43)) != random.(first)
     end
 
+    test "in the README runs as written, twice with the same result" do
+      readme = File.read!(Path.expand("../README.md", __DIR__))
+      [_, section] = String.split(readme, "#### Deterministic runs\n", parts: 2)
+      [_, code] = Regex.run(~r/```elixir\n(.*?)```/s, section)
+      assert {true, _binding} = Code.eval_string(code)
+    end
+
     test "needs a random seed" do
       assert Wasmex.Store.new_wasi(%WasiOptions{deterministic: true}) ==
                {:error,
