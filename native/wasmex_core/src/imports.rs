@@ -26,7 +26,8 @@ pub struct ImportSpec {
 pub enum Pending {
     /// It called an Elixir import.
     Import(HostRequest),
-    /// It went to sleep (WASI `poll_oneoff` on clocks only).
+    /// It went to sleep (WASI `poll_oneoff` on clocks only), or waits for its streamed
+    /// output to be taken (a sleep of zero).
     Sleep(crate::wasi::Sleep),
 }
 

@@ -218,7 +218,10 @@ fn read(
         Ok(iovecs) => iovecs,
         Err(code) => return Ok(code),
     };
-    let wanted: usize = iovecs.iter().map(|iovec| iovec.len as usize).sum();
+    // Saturating: on a 32-bit host, a thousand 4 GiB vectors overflow `usize`.
+    let wanted = iovecs
+        .iter()
+        .fold(0usize, |sum, iovec| sum.saturating_add(iovec.len as usize));
     let mut scratch = Scratch::buffer(wanted.min(MAX_BYTES_PER_CALL));
     let (scratch_iovs, scratch_len, result_at) = Scratch::args();
     let mut scratch_memory = scratch.memory();
