@@ -69,12 +69,7 @@ impl Dir {
         // Refused before opening, so that a special file is not even opened (a device's
         // open can have effects); the opened file is checked again below, in case the
         // path changed in between.
-        let metadata = if follow {
-            self.dir.metadata(path)
-        } else {
-            self.dir.symlink_metadata(path)
-        };
-        if let Ok(metadata) = metadata {
+        if let Ok(metadata) = self.metadata(path, follow) {
             refuse_special(&metadata.file_type())?;
         }
 
@@ -162,6 +157,15 @@ impl Dir {
                 filetype,
             })
             .collect())
+    }
+
+    /// The metadata of `path`, or of the symlink it names when not following symlinks.
+    fn metadata(&self, path: &str, follow: bool) -> std::io::Result<fs::Metadata> {
+        if follow {
+            self.dir.metadata(path)
+        } else {
+            self.dir.symlink_metadata(path)
+        }
     }
 
     fn filestat(metadata: &fs::Metadata) -> Filestat {
@@ -259,12 +263,7 @@ impl WasiDir for Dir {
     }
 
     async fn get_path_filestat(&self, path: &str, follow: bool) -> Result<Filestat, Error> {
-        let metadata = if follow {
-            self.dir.metadata(Path::new(path))?
-        } else {
-            self.dir.symlink_metadata(Path::new(path))?
-        };
-        Ok(Self::filestat(&metadata))
+        Ok(Self::filestat(&self.metadata(path, follow)?))
     }
 
     async fn rename(

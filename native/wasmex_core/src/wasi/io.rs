@@ -15,7 +15,7 @@
 
 use super::fds::Stdio;
 use super::fuel::{charge, cost};
-use super::guest::{self, errno, finish, iovecs, ready, write_u32, Scratch, SUCCESS};
+use super::guest::{self, errno, finish, iovecs, ready, write_u32, IoVec, Scratch, SUCCESS};
 use super::{Output, Sleep, WasiState};
 use crate::imports::{HostCallMarker, Pending};
 use crate::store::Host;
@@ -80,10 +80,7 @@ fn write(
     let memory = guest::memory(&caller)?;
     let (data, host) = memory.data_and_store_mut(&mut caller);
     let state = host.wasi_state();
-    if !state.fds.allows(fd as u32, Rights::FD_WRITE) {
-        return Ok(errno(Errno::Notcapable));
-    }
-    let iovecs = match iovecs(data, iovs as u32, iovs_len as u32) {
+    let iovecs = match vectors(data, state, fd, Rights::FD_WRITE, iovs, iovs_len) {
         Ok(iovecs) => iovecs,
         Err(code) => return Ok(code),
     };
@@ -105,6 +102,26 @@ fn write(
             Err(wasmi::Error::host(HostCallMarker))
         }
     }
+}
+
+/// The I/O vectors of a read or write on `fd`.
+///
+/// # Errors
+///
+/// The errno for the guest: `ENOTCAPABLE` when the guest dropped `right` on `fd`,
+/// `EFAULT` for vectors outside memory.
+fn vectors(
+    data: &[u8],
+    state: &WasiState,
+    fd: i32,
+    right: Rights,
+    iovs: i32,
+    iovs_len: i32,
+) -> Result<Vec<IoVec>, i32> {
+    if !state.fds.allows(fd as u32, right) {
+        return Err(errno(Errno::Notcapable));
+    }
+    iovecs(data, iovs as u32, iovs_len as u32)
 }
 
 /// The most bytes one write to `fd` moves: a stream takes at most its capacity at once.
@@ -211,10 +228,7 @@ fn read(
     let memory = guest::memory(&caller)?;
     let (data, host) = memory.data_and_store_mut(&mut caller);
     let state = host.wasi_state();
-    if !state.fds.allows(fd as u32, Rights::FD_READ) {
-        return Ok(errno(Errno::Notcapable));
-    }
-    let iovecs = match iovecs(data, iovs as u32, iovs_len as u32) {
+    let iovecs = match vectors(data, state, fd, Rights::FD_READ, iovs, iovs_len) {
         Ok(iovecs) => iovecs,
         Err(code) => return Ok(code),
     };
