@@ -49,7 +49,10 @@ defmodule Wasmex.Wasi.WasiOptions do
       a sleep moves them forward at once, without waiting;
     * random bytes (`random_get`) come from ChaCha20 seeded with `:random_seed`;
     * file timestamps read as `:clock_start`, device and inode numbers are numbered in the
-      order the guest first sees them, and directories list in name order.
+      order the guest first sees them, directories list in name order and report size 0
+      and one link (their real values depend on the host's filesystem);
+    * WASI calls charge one unit of fuel per byte they read, write or generate (in every
+      store, deterministic or not).
 
   File contents, sizes and types are the files' own: give the same files to get the same
   run.
