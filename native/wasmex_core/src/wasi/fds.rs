@@ -82,6 +82,9 @@ impl Fds {
 
     /// `from` replaced `to` (which was open).
     fn renumbered(&mut self, from: u32, to: u32) {
+        if from == to {
+            return;
+        }
         self.closed(to);
         self.open.remove(&from);
         self.open.insert(to);
