@@ -138,7 +138,10 @@ defmodule WasiTestsuite do
       end
 
     for {name, passed, total} <- totals, do: IO.puts("#{name}: #{passed}/#{total}")
-    if Enum.all?(totals, fn {_, passed, total} -> passed == total end), do: :ok, else: System.halt(1)
+
+    if Enum.all?(totals, fn {_, passed, total} -> passed == total end),
+      do: :ok,
+      else: System.halt(1)
   end
 
   defp run_test(wasm, runner) do
@@ -201,10 +204,17 @@ defmodule WasiTestsuite do
       {:unsupported, "proposals #{inspect(config["proposals"])}"}
     else
       Enum.reduce_while(operations, %{}, fn
-        %{"type" => "run"} = run, acc -> {:cont, Map.merge(acc, Map.delete(run, "type"))}
-        %{"type" => "wait"} = wait, acc -> {:cont, Map.merge(acc, Map.delete(wait, "type"))}
-        %{"type" => "read"} = read, acc -> {:cont, Map.put(acc, read["id"] || "stdout", read["payload"] || "")}
-        other, _acc -> {:halt, {:unsupported, "operation #{inspect(other["type"])}"}}
+        %{"type" => "run"} = run, acc ->
+          {:cont, Map.merge(acc, Map.delete(run, "type"))}
+
+        %{"type" => "wait"} = wait, acc ->
+          {:cont, Map.merge(acc, Map.delete(wait, "type"))}
+
+        %{"type" => "read"} = read, acc ->
+          {:cont, Map.put(acc, read["id"] || "stdout", read["payload"] || "")}
+
+        other, _acc ->
+          {:halt, {:unsupported, "operation #{inspect(other["type"])}"}}
       end)
     end
   end
@@ -212,7 +222,8 @@ defmodule WasiTestsuite do
   defp check(spec, {exit_code, stdout, stderr}) do
     cond do
       exit_code != spec.exit_code ->
-        {:fail, "exit #{inspect(exit_code)}, expected #{spec.exit_code}; stderr: #{inspect(stderr)}"}
+        {:fail,
+         "exit #{inspect(exit_code)}, expected #{spec.exit_code}; stderr: #{inspect(stderr)}"}
 
       spec.stdout && stdout != spec.stdout ->
         {:fail, "stdout #{inspect(stdout)}, expected #{inspect(spec.stdout)}"}
@@ -247,9 +258,18 @@ defmodule WasiTestsuite do
 
     exit_code =
       case result do
-        {:ok, _} -> 0
-        {:error, "Exited with i32 exit status " <> status} -> String.to_integer(status)
-        {:error, reason} -> {:error, reason}
+        {:ok, _} ->
+          0
+
+        # proc_exit, with Wasmex's prefix in Wasmex compatibility mode.
+        {:error, reason} ->
+          case Regex.run(
+                 ~r/^(?:Error during function excecution: )?Exited with i32 exit status (\d+)$/,
+                 reason
+               ) do
+            [_, status] -> String.to_integer(status)
+            nil -> {:error, reason}
+          end
       end
 
     {exit_code, read(stdout), read(stderr)}
@@ -262,7 +282,8 @@ defmodule WasiTestsuite do
 
   # Through `mix wasmex.run`, in a fresh OS process, as a user would run it.
   defp run_cli(wasm, spec) do
-    stderr_file = Path.join(System.tmp_dir!(), "wasi-testsuite-#{System.unique_integer([:positive])}")
+    stderr_file =
+      Path.join(System.tmp_dir!(), "wasi-testsuite-#{System.unique_integer([:positive])}")
 
     args =
       Enum.flat_map(spec.env, fn {key, value} -> ["--env", "#{key}=#{value}"] end) ++
@@ -270,7 +291,9 @@ defmodule WasiTestsuite do
         [wasm, "--" | spec.args]
 
     {stdout, exit_code} =
-      System.cmd("sh", ["-c", ~S[exec mix wasmex.run "$@" 2>"$WASI_TESTSUITE_STDERR"], "sh" | args],
+      System.cmd(
+        "sh",
+        ["-c", ~S[exec mix wasmex.run "$@" 2>"$WASI_TESTSUITE_STDERR"], "sh" | args],
         env: [{"WASI_TESTSUITE_STDERR", stderr_file}]
       )
 
