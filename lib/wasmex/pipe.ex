@@ -39,6 +39,9 @@ defmodule Wasmex.Pipe do
 
   @max_u64 18_446_744_073_709_551_615
 
+  # Keep in step with `Pipe::MAX_CAPACITY` in native/wasmex_core/src/wasi/pipe.rs.
+  @max_capacity 4_294_967_296
+
   defstruct [:resource]
 
   @type t :: %__MODULE__{resource: reference()}
@@ -48,7 +51,8 @@ defmodule Wasmex.Pipe do
 
   ## Options
 
-    * `:capacity` - the most bytes the pipe holds. Defaults to 67108864 (64 MiB).
+    * `:capacity` - the most bytes the pipe holds, at most 4294967296 (4 GiB). Defaults
+      to 67108864 (64 MiB).
 
   ## Examples
 
@@ -67,12 +71,12 @@ defmodule Wasmex.Pipe do
     options = Keyword.validate!(options, capacity: @default_capacity)
 
     case options[:capacity] do
-      capacity when is_integer(capacity) and capacity >= 0 and capacity <= @max_u64 ->
+      capacity when is_integer(capacity) and capacity >= 0 and capacity <= @max_capacity ->
         {:ok, Native.pipe_new(capacity)}
 
       other ->
         raise ArgumentError,
-              "expected :capacity to be a non-negative integer, got: #{inspect(other)}"
+              "expected :capacity to be an integer in 0..#{@max_capacity}, got: #{inspect(other)}"
     end
   end
 

@@ -59,9 +59,25 @@ defmodule Wasmex.PipeTest do
     end
 
     test "rejects a bad capacity" do
-      for options <- [[capacity: -1], [capacity: :big], [capacity: 2 ** 64], [size: 1], :capacity] do
+      for options <- [
+            [capacity: -1],
+            [capacity: :big],
+            [capacity: 2 ** 32 + 1],
+            [capacity: 2 ** 64],
+            [size: 1],
+            :capacity
+          ] do
         assert_raise ArgumentError, fn -> Wasmex.Pipe.new(options) end
       end
+    end
+
+    test "a write past a far seek allocates nothing for the gap" do
+      {:ok, pipe} = Wasmex.Pipe.new(capacity: 2 ** 32)
+      :ok = Wasmex.Pipe.seek(pipe, 2 ** 32 - 1)
+      assert Wasmex.Pipe.write(pipe, "x") == {:ok, 1}
+      assert Wasmex.Pipe.size(pipe) == 2 ** 32
+      :ok = Wasmex.Pipe.seek(pipe, 2 ** 32 - 3)
+      assert Wasmex.Pipe.read(pipe) == <<0, 0, ?x>>
     end
 
     test "copies large contents on a dirty scheduler, whole" do

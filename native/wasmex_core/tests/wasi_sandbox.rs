@@ -114,6 +114,12 @@ const GUEST: &str = r#"(module
   ;; fills the buffer's first $len bytes with random bytes: the errno
   (func (export "random") (param $len i32) (result i32)
     (call $random (i32.const 65536) (local.get $len)))
+  (func (export "raw_write") (param i32 i32 i32) (result i32)
+    (call $fd_write (local.get 0) (local.get 1) (local.get 2) (i32.const 0)))
+  (func (export "raw_poll") (param i32 i32 i32 i32) (result i32)
+    (call $poll (local.get 0) (local.get 1) (local.get 2) (local.get 3)))
+  (func (export "raw_random") (param i32 i32) (result i32)
+    (call $random (local.get 0) (local.get 1)))
   (func (export "load8") (param i32) (result i32) (i32.load8_u (local.get 0)))
   (func (export "load32") (param i32) (result i32) (i32.load (local.get 0)))
   (func (export "load64") (param i32) (result i64) (i64.load (local.get 0)))
@@ -479,4 +485,21 @@ fn a_charge_the_users_fuel_cannot_pay_is_out_of_fuel_before_the_bytes_move() {
         "{error}"
     );
     assert_eq!(stdout.size(), 0);
+}
+
+#[test]
+fn pointers_at_the_end_of_the_address_space_are_efault() {
+    const EFAULT: i32 = 21;
+    let mut guest = Guest::new(&WasiOptions::default());
+    for iovs in [-4, -8, -1, 524_284] {
+        assert_eq!(guest.i32("raw_write", &[1, iovs, 1]), EFAULT, "{iovs}");
+    }
+    // A vector array claiming four billion entries (of zero length): the first 1,024
+    // are looked at.
+    assert_eq!(guest.i32("raw_write", &[1, 300_000, -1]), 0);
+    assert_eq!(guest.i32("raw_poll", &[-48, 4096, 1, 12]), EFAULT);
+    // A zero-length sleep whose event cannot be written.
+    assert_eq!(guest.i32("raw_poll", &[300_000, -16, 1, 12]), EFAULT);
+    assert_eq!(guest.i32("raw_random", &[-1, 2]), EFAULT);
+    assert_eq!(guest.i32("raw_random", &[0, -1]), EFAULT);
 }

@@ -31,7 +31,9 @@ pub(crate) struct ExPipe {
 
 #[rustler::nif(name = "pipe_new")]
 fn new(capacity: u64) -> NifResult<ExPipe> {
-    let capacity = usize::try_from(capacity).map_err(|_| rustler::Error::BadArg)?;
+    if capacity > Pipe::MAX_CAPACITY {
+        return Err(rustler::Error::BadArg);
+    }
     Ok(ExPipe {
         resource: ResourceArc::new(PipeResource {
             pipe: Pipe::new(capacity),

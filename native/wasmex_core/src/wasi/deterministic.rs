@@ -15,7 +15,7 @@
 //!   environment, stdin and every file's contents).
 
 use super::fuel;
-use super::guest::{self, delegate, read_u64, write_u64, SUCCESS};
+use super::guest::{self, delegate, offset, read_u64, write_u64, SUCCESS};
 use crate::{store::Host, Error};
 use rand_chacha::rand_core::{RngCore, SeedableRng};
 use rand_chacha::ChaCha20Rng;
@@ -235,19 +235,23 @@ fn stable_filestat(
     };
     let out = out as u32;
     let rewrite = |data: &mut [u8]| -> Result<(), i32> {
-        let device = read_u64(data, out + FILESTAT_DEV)?;
-        let inode = read_u64(data, out + FILESTAT_INO)?;
+        let device = read_u64(data, offset(out, FILESTAT_DEV)?)?;
+        let inode = read_u64(data, offset(out, FILESTAT_INO)?)?;
         let mut inodes = replay.inodes.lock().unwrap_or_else(PoisonError::into_inner);
-        write_u64(data, out + FILESTAT_INO, inodes.inode(device, inode))?;
-        write_u64(data, out + FILESTAT_DEV, inodes.device(device))?;
+        write_u64(
+            data,
+            offset(out, FILESTAT_INO)?,
+            inodes.inode(device, inode),
+        )?;
+        write_u64(data, offset(out, FILESTAT_DEV)?, inodes.device(device))?;
         for at in FILESTAT_TIMES {
-            write_u64(data, out + at, replay.start)?;
+            write_u64(data, offset(out, at)?, replay.start)?;
         }
         let directory =
-            guest::bytes(data, out + FILESTAT_FILETYPE, 1)?[0] == Filetype::Directory as u8;
+            guest::bytes(data, offset(out, FILESTAT_FILETYPE)?, 1)?[0] == Filetype::Directory as u8;
         if directory {
-            write_u64(data, out + FILESTAT_NLINK, 1)?;
-            write_u64(data, out + FILESTAT_SIZE, 0)?;
+            write_u64(data, offset(out, FILESTAT_NLINK)?, 1)?;
+            write_u64(data, offset(out, FILESTAT_SIZE)?, 0)?;
         }
         Ok(())
     };

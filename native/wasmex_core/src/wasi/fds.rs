@@ -14,7 +14,9 @@
 //! - `sock_shutdown`, `sock_recv` and `sock_send` on a descriptor that is not a socket fail
 //!   with `ENOTSOCK` (wasi-common says `EBADF`).
 
-use super::guest::{self, delegate, errno, no_memory, read_u32, read_u64, write_u64, SUCCESS};
+use super::guest::{
+    self, delegate, errno, no_memory, offset, read_u32, read_u64, write_u64, SUCCESS,
+};
 use super::{Output, Pipe, WasiState};
 use crate::store::Host;
 use std::collections::{BTreeSet, HashMap};
@@ -300,13 +302,13 @@ fn fd_fdstat_get(mut caller: Caller<'_, Host>, fd: i32, out: i32) -> Result<i32,
     let (data, host) = memory.data_and_store_mut(&mut caller);
     let out = out as u32;
     let mut rewrite = |data: &mut [u8]| -> Result<(), i32> {
-        let filetype = guest::bytes(data, out + FDSTAT_FILETYPE, 1)?[0];
+        let filetype = guest::bytes(data, offset(out, FDSTAT_FILETYPE)?, 1)?[0];
         let filetype = Filetype::try_from(i32::from(filetype)).unwrap_or(Filetype::Unknown);
-        let base = read_u64(data, out + FDSTAT_RIGHTS_BASE)?;
-        let inheriting = read_u64(data, out + FDSTAT_RIGHTS_INHERITING)?;
+        let base = read_u64(data, offset(out, FDSTAT_RIGHTS_BASE)?)?;
+        let inheriting = read_u64(data, offset(out, FDSTAT_RIGHTS_INHERITING)?)?;
         let (base, inheriting) = reported(host.wasi_state(), fd as u32, filetype, base, inheriting);
-        write_u64(data, out + FDSTAT_RIGHTS_BASE, base)?;
-        write_u64(data, out + FDSTAT_RIGHTS_INHERITING, inheriting)
+        write_u64(data, offset(out, FDSTAT_RIGHTS_BASE)?, base)?;
+        write_u64(data, offset(out, FDSTAT_RIGHTS_INHERITING)?, inheriting)
     };
     Ok(rewrite(data).err().unwrap_or(SUCCESS))
 }

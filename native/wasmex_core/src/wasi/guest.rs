@@ -78,6 +78,15 @@ pub(super) fn no_memory() -> WasmiGuestMemory<'static> {
     WasmiGuestMemory::Unshared(&mut [])
 }
 
+/// The address `by` bytes past `at`.
+///
+/// # Errors
+///
+/// `EFAULT` past the 4 GiB a memory can hold.
+pub(super) fn offset(at: u32, by: u32) -> Result<u32, i32> {
+    at.checked_add(by).ok_or(errno(Errno::Fault))
+}
+
 /// Reads a little-endian `u32` at `at`.
 ///
 /// # Errors
@@ -147,12 +156,10 @@ const IOVEC_SIZE: u32 = 8;
 pub(super) fn iovecs(data: &[u8], at: u32, count: u32) -> Result<Vec<IoVec>, i32> {
     (0..count.min(IOV_MAX))
         .map(|index| {
-            let entry = at
-                .checked_add(index * IOVEC_SIZE)
-                .ok_or(errno(Errno::Fault))?;
+            let entry = offset(at, index * IOVEC_SIZE)?;
             let iovec = IoVec {
                 at: read_u32(data, entry)?,
-                len: read_u32(data, entry + 4)?,
+                len: read_u32(data, offset(entry, 4)?)?,
             };
             bytes(data, iovec.at, iovec.len as usize)?;
             Ok(iovec)

@@ -25,11 +25,12 @@ pub struct Pipe(Arc<Mutex<PipeBuffer>>);
 
 /// A pipe's bytes, in chunks of [`CHUNK`] bytes: growing never moves what is already
 /// there, so a write costs the bytes it writes whatever the pipe's size (a growing `Vec`
-/// reallocates, and may copy tens of megabytes at once).
+/// reallocates, and may copy tens of megabytes at once). A chunk is allocated when a write
+/// reaches it: the gap left by a seek past the end costs nothing.
 #[derive(Debug)]
 struct PipeBuffer {
-    /// Zeroed when allocated; bytes past `len` are never written.
-    chunks: Vec<Box<[u8]>>,
+    /// `None` for a chunk never written (zeros); bytes past `len` are never written.
+    chunks: Vec<Option<Box<[u8]>>>,
     len: usize,
     position: usize,
     capacity: usize,
@@ -39,7 +40,7 @@ const CHUNK: usize = 64 << 10;
 
 impl Default for Pipe {
     fn default() -> Self {
-        Self::new(Self::DEFAULT_CAPACITY)
+        Self::new(Self::DEFAULT_CAPACITY as u64)
     }
 }
 
@@ -47,8 +48,13 @@ impl Pipe {
     /// The capacity of a pipe unless told otherwise: 64 MiB.
     pub const DEFAULT_CAPACITY: usize = 64 << 20;
 
-    /// A new, empty pipe that holds at most `capacity` bytes.
-    pub fn new(capacity: usize) -> Self {
+    /// The largest capacity: 4 GiB (the list of chunks of a pipe stays small).
+    pub const MAX_CAPACITY: u64 = 1 << 32;
+
+    /// A new, empty pipe that holds at most `capacity` bytes (at most
+    /// [`Pipe::MAX_CAPACITY`]: a larger capacity is that).
+    pub fn new(capacity: u64) -> Self {
+        let capacity = usize::try_from(capacity.min(Self::MAX_CAPACITY)).unwrap_or(usize::MAX);
         Self(Arc::new(Mutex::new(PipeBuffer {
             chunks: Vec::new(),
             len: 0,
@@ -149,15 +155,16 @@ impl PipeBuffer {
     /// Writes `bytes` (which fit) at the position, and moves the position past them.
     fn write(&mut self, bytes: &[u8]) -> usize {
         let end = self.position + bytes.len();
-        while self.chunks.len() * CHUNK < end {
-            self.chunks.push(vec![0; CHUNK].into_boxed_slice());
-        }
+        self.chunks
+            .resize(end.div_ceil(CHUNK).max(self.chunks.len()), None);
         let mut at = self.position;
         let mut rest = bytes;
         while !rest.is_empty() {
             let (chunk, offset) = (at / CHUNK, at % CHUNK);
             let n = rest.len().min(CHUNK - offset);
-            self.chunks[chunk][offset..offset + n].copy_from_slice(&rest[..n]);
+            let target =
+                self.chunks[chunk].get_or_insert_with(|| vec![0; CHUNK].into_boxed_slice());
+            target[offset..offset + n].copy_from_slice(&rest[..n]);
             rest = &rest[n..];
             at += n;
         }
@@ -184,7 +191,10 @@ impl PipeBuffer {
             let (chunk, offset) = (at / CHUNK, at % CHUNK);
             let n = rest.len().min(CHUNK - offset);
             let (head, tail) = rest.split_at_mut(n);
-            head.copy_from_slice(&self.chunks[chunk][offset..offset + n]);
+            match &self.chunks[chunk] {
+                Some(bytes) => head.copy_from_slice(&bytes[offset..offset + n]),
+                None => head.fill(0),
+            }
             rest = tail;
             at += n;
         }
