@@ -1,6 +1,7 @@
 defmodule Wasmex.WasiProgramsTest do
-  # A real WASI program, built from C with clang and wasi-libc
-  # (test/fixtures/wasi/wasi_tool.c), through every part of WASI the library wires up.
+  # Real WASI programs, built from C with clang and wasi-libc (test/fixtures/wasi/): wasi_tool.c
+  # through every part of WASI the library wires up, wasi_checks.c through what the sandbox
+  # must get right.
   use ExUnit.Case, async: true
 
   alias Wasmex.WasiTool
@@ -178,5 +179,188 @@ defmodule Wasmex.WasiProgramsTest do
 
     rest = for _ <- 2..5, do: receive(do: ({:wasi_stdout, ^tag, chunk} -> chunk))
     assert Enum.join(rest) == "line 2\nline 3\nline 4\nline 5\n"
+  end
+
+  describe "a program opening special files" do
+    test "gets ENOTSUP at once for a FIFO, a link to one, or a device", %{tmp_dir: dir} do
+      fifo = Path.join(dir, "fifo")
+      {_, 0} = System.cmd("mkfifo", [fifo])
+      File.ln_s!("fifo", Path.join(dir, "link"))
+
+      options = %WasiOptions{
+        preopen: [
+          %PreopenOptions{path: dir, alias: "/data"},
+          %PreopenOptions{path: "/dev", alias: "/dev"}
+        ]
+      }
+
+      runs =
+        for command <- ["open", "open-write"],
+            path <- ["/data/fifo", "/data/link", "/dev/null"],
+            do: [command, path]
+
+      results = without_blocking_on(fifo, fn -> Enum.map(runs, &WasiTool.checks(&1, options)) end)
+
+      for {run, result} <- Enum.zip(runs, results) do
+        assert %{
+                 result: {:error, "Exited with i32 exit status 2"},
+                 stderr: "error: Not supported\n"
+               } = result,
+               inspect(run)
+      end
+    end
+  end
+
+  # A regression blocks the guest's scheduler thread in open(2) until the FIFO's other end
+  # opens: then this opens it (read-write, which never blocks), so that the test fails
+  # instead of hanging the suite.
+  defp without_blocking_on(fifo, fun) do
+    task = Task.async(fun)
+
+    case Task.yield(task, 10_000) do
+      {:ok, result} ->
+        result
+
+      nil ->
+        spawn(fn -> File.open(fifo, [:read, :write]) end)
+        Task.shutdown(task, :brutal_kill)
+        flunk("opening a FIFO blocked")
+    end
+  end
+
+  test "gets EMFILE past its store's fd limit", %{tmp_dir: dir} do
+    File.write!(Path.join(dir, "f"), "x")
+    options = %WasiOptions{preopen: [%PreopenOptions{path: dir, alias: "/data"}]}
+
+    # 256 by default, stdio and the preopened directory included.
+    assert %{result: {:ok, []}, stdout: "opened 252: No file descriptors available\n"} =
+             WasiTool.checks(["open-many", "/data/f"], options)
+
+    assert %{result: {:ok, []}, stdout: "opened 6: No file descriptors available\n"} =
+             WasiTool.checks(["open-many", "/data/f"], %{options | fd_limit: 10})
+  end
+
+  test "polls stdin and stdout at once, without waiting for the poll's timeout" do
+    {microseconds, result} =
+      :timer.tc(fn -> WasiTool.checks(["poll-stdin", "10000"], %WasiOptions{}, "hello") end)
+
+    assert %{result: {:ok, []}, stdout: "poll=1 in\nread 5 bytes\n"} = result
+    assert microseconds < 5_000_000
+
+    # An empty stdin is at its end: readable, with a hangup.
+    assert %{stdout: "poll=1 in hup\nread 0 bytes\n"} = WasiTool.checks(["poll-stdin", "10000"])
+    assert %{result: {:ok, []}, stdout: "poll=2 out out\n"} = WasiTool.checks(["poll-out"])
+  end
+
+  test "loses the rights it drops", %{tmp_dir: dir} do
+    options = %WasiOptions{preopen: [%PreopenOptions{path: dir, alias: "/data"}]}
+
+    # wasi-libc reports ENOTCAPABLE from read() and write() as EBADF.
+    assert %{result: {:ok, []}, stdout: stdout} = WasiTool.checks(["rights", "/data/r"], options)
+
+    assert stdout ==
+             "before: read write seek\ndrop: Success\nafter: seek\n" <>
+               "read: Bad file descriptor\nwrite: Bad file descriptor\n" <>
+               "regrant: Capabilities insufficient\n"
+  end
+
+  test "gets ENOTSOCK from shutdown() of a file" do
+    assert %{result: {:ok, []}, stdout: "shutdown: Not a socket\n"} =
+             WasiTool.checks(["shutdown"])
+  end
+
+  test "opens with O_CREAT | O_TRUNC | O_WRONLY | O_APPEND", %{tmp_dir: dir} do
+    File.write!(Path.join(dir, "f"), "old content")
+    options = %WasiOptions{preopen: [%PreopenOptions{path: dir, alias: "/data"}]}
+    # Truncated, then both writes appended (the seek to 0 between them does not matter).
+    assert %{result: {:ok, []}, stdout: "size=4\n"} =
+             WasiTool.checks(["append-trunc", "/data/f"], options)
+
+    assert File.read!(Path.join(dir, "f")) == "abcd"
+  end
+
+  describe "a deterministic run" do
+    @clock_start 1_704_067_200_000_000_000
+
+    # `wasi_checks det` in a fresh store, on a fresh copy of the same files.
+    defp det_run(dir, seed) do
+      work = Path.join(dir, "run-#{System.unique_integer([:positive])}")
+      File.mkdir_p!(Path.join(work, "sub"))
+      File.write!(Path.join(work, "b.txt"), "bee")
+      File.write!(Path.join(work, "a.txt"), "ay")
+      {:ok, stdout} = Wasmex.Pipe.new()
+
+      options = %WasiOptions{
+        args: ["wasi_checks", "det", "/data"],
+        preopen: [%PreopenOptions{path: work, alias: "/data"}],
+        stdout: stdout,
+        deterministic: true,
+        clock_start: @clock_start,
+        random_seed: seed
+      }
+
+      fuel = 10_000_000_000
+      {:ok, store} = Wasmex.Store.new_wasi(options, %{fuel: fuel})
+      {:ok, module} = Wasmex.Module.compile(store, WasiTool.checks_bytes())
+      {:ok, instance} = Wasmex.Instance.new(store, module, %{})
+
+      {microseconds, result} =
+        :timer.tc(fn -> Wasmex.Instance.call_function(store, instance, "_start", []) end)
+
+      assert result == {:ok, []}
+      {:ok, left} = Wasmex.StoreOrCaller.get_fuel(store)
+      :ok = Wasmex.Pipe.seek(stdout, 0)
+
+      %{
+        stdout: Wasmex.Pipe.read(stdout),
+        written: File.read!(Path.join(work, "out.txt")),
+        fuel: fuel - left,
+        microseconds: microseconds
+      }
+    end
+
+    test "prints the same times, random bytes, listing and file metadata every time", %{
+      tmp_dir: dir
+    } do
+      first = det_run(dir, 42)
+      second = det_run(dir, 42)
+      assert Map.delete(first, :microseconds) == Map.delete(second, :microseconds)
+
+      [_, realtime, monotonic] = Regex.run(~r/^realtime=(\d+) monotonic=(\d+)\n/, first.stdout)
+      # The clocks start at clock_start (realtime) and 0, and count fuel (the two readings
+      # are a few instructions apart).
+      {realtime, monotonic} = {String.to_integer(realtime), String.to_integer(monotonic)}
+      assert abs(realtime - @clock_start - monotonic) < 1_000
+      assert monotonic in 1..first.fuel
+      assert first.stdout =~ "\nresolution=1\n"
+
+      # The program slept 1.5 s of virtual time, and no real time.
+      [_, later] = Regex.run(~r/after sleep: realtime=(\d+)/, first.stdout)
+      assert String.to_integer(later) - realtime >= 1_500_000_000
+      assert first.microseconds < 1_500_000
+
+      # Names in order, stable inode numbers, timestamps at clock_start.
+      assert first.stdout =~ "listing: .(1) ..(1) a.txt(2) b.txt(3) out.txt(4) sub(5)\n"
+      assert first.stdout =~ "stat .: dev=1 ino=1 nlink=1 size=0 mtime=1704067200.000000000\n"
+      assert first.stdout =~ "stat a.txt: dev=1 ino=2 nlink=1 size=2 mtime=1704067200.000000000\n"
+      assert first.written =~ ~r/^written at \d+\n$/
+
+      # Another seed, other random bytes.
+      random = &Regex.run(~r/random=([0-9a-f]+)/, &1.stdout)
+      assert random.(det_run(dir, 43)) != random.(first)
+    end
+
+    test "in the README runs as written, twice with the same result" do
+      readme = File.read!(Path.expand("../README.md", __DIR__))
+      [_, section] = String.split(readme, "#### Deterministic runs\n", parts: 2)
+      [_, code] = Regex.run(~r/```elixir\n(.*?)```/s, section)
+      assert {true, _binding} = Code.eval_string(code)
+    end
+
+    test "needs a random seed" do
+      assert Wasmex.Store.new_wasi(%WasiOptions{deterministic: true}) ==
+               {:error,
+                "a deterministic WASI store needs `random_seed:` (a non-negative integer)"}
+    end
   end
 end

@@ -23,7 +23,7 @@ use wasmex_core::{
     module::{self, ExternInfo, Module},
     store::{Limits, Store},
     value::{Input, TermKind},
-    wasi::{self, Output, WasiOptions},
+    wasi::{Deterministic, Output, Pipe, WasiOptions},
 };
 use wasmi::{FuncType, ValType};
 
@@ -170,9 +170,18 @@ fn session(
             args: u.arbitrary()?,
             env: u.arbitrary()?,
             preopens: Vec::new(),
-            stdin: Some(wasi::pipe()),
-            stdout: Output::Pipe(wasi::pipe()),
+            stdin: Some(Pipe::default()),
+            stdout: Output::Pipe(Pipe::new(u.int_in_range(0..=1 << 20)?)),
             stderr: Output::Discard,
+            fd_limit: u.int_in_range(0..=300)?,
+            deterministic: if u.ratio(1, 2)? {
+                Some(Deterministic {
+                    clock_start: u.arbitrary()?,
+                    random_seed: Some(u.arbitrary()?),
+                })
+            } else {
+                None
+            },
         };
         match Store::new_wasi(&engine, Some(fuel), &limits, &options) {
             Ok(store) => store,

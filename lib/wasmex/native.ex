@@ -136,7 +136,7 @@ defmodule Wasmex.Native do
   def module_imports(_module), do: nif_error()
 
   # pipe.rs
-  def pipe_new, do: nif_error()
+  def pipe_new(_capacity), do: nif_error()
   def pipe_size(_pipe), do: nif_error()
   def pipe_seek(_pipe, _position), do: nif_error()
   defnif(pipe_read_binary(pipe), twin: true)

@@ -9,6 +9,11 @@ defmodule Wasmex.Pipe do
   all of it. Pipes are binary-safe. A pipe may be given to several guests, and as stdin,
   stdout and stderr at once.
 
+  A pipe holds at most its capacity (64 MiB unless given to `new/1`), so a guest cannot
+  grow the host's memory through it: a guest write that does not fit is short, one that
+  finds no room fails with `ENOSPC` (the guest sees "No space left on device"), and
+  `write/2` returns an error.
+
   ## Example
 
       iex> {:ok, pipe} = Wasmex.Pipe.new()
@@ -26,8 +31,12 @@ defmodule Wasmex.Pipe do
 
   alias Wasmex.{Args, Native}
 
-  # Keep in step with `MAX_POSITION` in native/wasmex_interp/src/pipe.rs.
-  @max_position 1_073_741_824
+  @default_capacity 64 * 1024 * 1024
+
+  @max_u64 18_446_744_073_709_551_615
+
+  # Keep in step with `Pipe::MAX_CAPACITY` in native/wasmex_core/src/wasi/pipe.rs.
+  @max_capacity 4_294_967_296
 
   defstruct [:resource]
 
@@ -36,12 +45,38 @@ defmodule Wasmex.Pipe do
   @doc """
   Creates an empty pipe.
 
+  ## Options
+
+    * `:capacity` - the most bytes the pipe holds, at most 4294967296 (4 GiB). Defaults
+      to 67108864 (64 MiB).
+
+  ## Examples
+
       iex> {:ok, pipe} = Wasmex.Pipe.new()
       iex> Wasmex.Pipe.size(pipe)
       0
+
+      iex> {:ok, pipe} = Wasmex.Pipe.new(capacity: 4)
+      iex> Wasmex.Pipe.write(pipe, "12345")
+      {:error, "the pipe is full: 5 bytes do not fit in its capacity of 4 bytes"}
   """
-  @spec new() :: {:ok, t()}
-  def new, do: {:ok, Native.pipe_new()}
+  @spec new(capacity: non_neg_integer()) :: {:ok, t()}
+  def new(options \\ [])
+
+  def new(options) when is_list(options) do
+    options = Keyword.validate!(options, capacity: @default_capacity)
+
+    case options[:capacity] do
+      capacity when is_integer(capacity) and capacity >= 0 and capacity <= @max_capacity ->
+        {:ok, Native.pipe_new(capacity)}
+
+      other ->
+        raise ArgumentError,
+              "expected :capacity to be an integer in 0..#{@max_capacity}, got: #{inspect(other)}"
+    end
+  end
+
+  def new(options), do: Args.invalid!(options: {:keyword, options})
 
   @doc """
   Returns the number of bytes in the pipe, wherever its position is.
@@ -57,22 +92,34 @@ defmodule Wasmex.Pipe do
 
   @doc """
   Moves the position to `position` bytes from the start (it may pass the end: a write
-  there fills the gap with zeros). Positions past 1 GiB raise `ArgumentError`, so that a
-  write cannot make the pipe allocate an arbitrary amount of memory.
+  there fills the gap with zeros). A position past the pipe's capacity raises
+  `ArgumentError`.
 
-      iex> {:ok, pipe} = Wasmex.Pipe.new()
+      iex> {:ok, pipe} = Wasmex.Pipe.new(capacity: 1024)
       iex> Wasmex.Pipe.seek(pipe, 0)
       :ok
       iex> Wasmex.Pipe.seek(pipe, 2 ** 40)
-      ** (ArgumentError) expected position to be at most 1073741824 (1 GiB), got: 1099511627776
+      ** (ArgumentError) expected position to be at most the pipe's capacity (1024), got: 1099511627776
   """
   @spec seek(t(), non_neg_integer()) :: :ok
-  def seek(%__MODULE__{}, position) when is_integer(position) and position > @max_position do
-    raise ArgumentError,
-          "expected position to be at most #{@max_position} (1 GiB), got: #{position}"
+  def seek(%__MODULE__{resource: pipe}, position)
+      when is_integer(position) and position >= 0 do
+    case Native.pipe_seek(pipe, min(position, @max_u64)) do
+      :ok ->
+        :ok
+
+      {:error, capacity} ->
+        raise ArgumentError,
+              "expected position to be at most the pipe's capacity (#{capacity}), " <>
+                "got: #{position}"
+    end
   end
 
-  def seek(%__MODULE__{resource: pipe}, position), do: Native.pipe_seek(pipe, position)
+  def seek(%__MODULE__{}, position) do
+    raise ArgumentError,
+          "expected position to be a non-negative integer, got: #{inspect(position)}"
+  end
+
   def seek(pipe, _position), do: Args.invalid!(pipe: {__MODULE__, pipe})
 
   @doc """
@@ -91,13 +138,14 @@ defmodule Wasmex.Pipe do
   def read(pipe), do: Args.invalid!(pipe: {__MODULE__, pipe})
 
   @doc """
-  Writes `binary` at the position, and moves the position past it.
+  Writes `binary` at the position, and moves the position past it. When it does not fit
+  in the pipe's capacity, nothing is written and an error is returned.
 
       iex> {:ok, pipe} = Wasmex.Pipe.new()
       iex> Wasmex.Pipe.write(pipe, "abc")
       {:ok, 3}
   """
-  @spec write(t(), binary()) :: {:ok, non_neg_integer()}
+  @spec write(t(), binary()) :: {:ok, non_neg_integer()} | {:error, String.t()}
   def write(%__MODULE__{resource: pipe}, binary) when is_binary(binary),
     do: Native.pipe_write_binary(pipe, binary)
 

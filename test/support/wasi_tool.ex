@@ -6,15 +6,28 @@ defmodule Wasmex.WasiTool do
   alias Wasmex.Wasi.WasiOptions
 
   @path Path.expand("../fixtures/wasi/wasi_tool.wasm", __DIR__)
+  @checks Path.expand("../fixtures/wasi/wasi_checks.wasm", __DIR__)
 
   def path, do: @path
   def bytes, do: File.read!(@path)
+  def checks_bytes, do: File.read!(@checks)
 
   @doc """
   Runs `wasi_tool args...` with `options` (a `WasiOptions` without stdio) and `imports`;
   returns `%{result: ..., stdout: ..., stderr: ..., store: ...}`. `stdin` is a binary.
   """
   def run(args, options \\ %WasiOptions{}, imports \\ %{}, stdin \\ nil) do
+    run_program(bytes(), "wasi_tool", args, options, imports, stdin)
+  end
+
+  @doc """
+  Runs `wasi_checks args...` (test/fixtures/wasi/wasi_checks.c) as `run/4` runs wasi_tool.
+  """
+  def checks(args, options \\ %WasiOptions{}, stdin \\ nil) do
+    run_program(checks_bytes(), "wasi_checks", args, options, %{}, stdin)
+  end
+
+  defp run_program(bytes, name, args, options, imports, stdin) do
     {:ok, stdout} = Wasmex.Pipe.new()
     {:ok, stderr} = Wasmex.Pipe.new()
 
@@ -28,14 +41,14 @@ defmodule Wasmex.WasiTool do
 
     options = %{
       options
-      | args: ["wasi_tool" | args],
+      | args: [name | args],
         stdout: stdout,
         stderr: stderr,
         stdin: stdin_pipe
     }
 
     {:ok, store} = Wasmex.Store.new_wasi(options)
-    {:ok, module} = Wasmex.Module.compile(store, bytes())
+    {:ok, module} = Wasmex.Module.compile(store, bytes)
     {:ok, instance} = Wasmex.Instance.new(store, module, imports)
     result = Wasmex.Instance.call_function(store, instance, "_start", [])
     %{result: result, stdout: read(stdout), stderr: read(stderr), store: store}

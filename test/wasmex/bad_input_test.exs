@@ -101,7 +101,7 @@ defmodule Wasmex.BadInputTest do
       unsafe_deserialize: 1,
       unsafe_deserialize: 2
     ],
-    Pipe => [new: 0, read: 1, seek: 2, size: 1, write: 2],
+    Pipe => [new: 0, new: 1, read: 1, seek: 2, size: 1, write: 2],
     Pool => [
       call_function: 3,
       call_function: 4,
@@ -559,6 +559,7 @@ defmodule Wasmex.BadInputTest do
         {{Module, :unsafe_deserialize, 1}, [:serialized]},
         {{Module, :unsafe_deserialize, 2}, [:serialized, :engine_or_nil]},
         {{Pipe, :new, 0}, []},
+        {{Pipe, :new, 1}, [:keyword]},
         {{Pipe, :read, 1}, [:pipe]},
         {{Pipe, :seek, 2}, [:pipe, :int]},
         {{Pipe, :size, 1}, [:pipe]},
@@ -631,7 +632,7 @@ defmodule Wasmex.BadInputTest do
   defp result_ok?({Module, :name, 1}, result), do: is_binary(result) or is_nil(result)
   defp result_ok?({Module, :serialize, 1}, result), do: ok_binary?(result)
   defp result_ok?({Module, :unsafe_deserialize, _}, result), do: match?({:ok, %Module{}}, result)
-  defp result_ok?({Pipe, :new, 0}, result), do: match?({:ok, %Pipe{}}, result)
+  defp result_ok?({Pipe, :new, _}, result), do: match?({:ok, %Pipe{}}, result)
   defp result_ok?({Pipe, :read, 1}, result), do: is_binary(result)
   defp result_ok?({Pipe, :seek, 2}, result), do: result == :ok
   defp result_ok?({Pipe, :size, 1}, result), do: is_integer(result) and result >= 0
@@ -948,7 +949,7 @@ defmodule Wasmex.BadInputTest do
         %{bytes: :x},
         %{bytes: "garbage"},
         %{bytes: bytes()},
-        %{bytes: <<0, "asm", 1, 0, 0, 0>> <> bytes()},
+        %{bytes: broken_module()},
         %{bytes: @import_wat},
         %{module: world.add_module},
         %{instance: world.instance},
@@ -1102,7 +1103,7 @@ defmodule Wasmex.BadInputTest do
         [size: 1, bytes: :x],
         [size: 1],
         [size: 1, bytes: "garbage"],
-        [size: 1, bytes: <<0, "asm", 1, 0, 0, 0>> <> bytes()],
+        [size: 1, bytes: broken_module()],
         [size: 2, bytes: @import_wat],
         [size: 1, worker: :x],
         [size: 1, worker: {NoSuchModule, []}],
@@ -1489,6 +1490,10 @@ defmodule Wasmex.BadInputTest do
   end
 
   defp bytes, do: :crypto.strong_rand_bytes(:rand.uniform(65) - 1) |> scramble()
+
+  # A Wasm header and random bytes that never make a valid module: a section id past the
+  # last one (a header alone, or with a random custom section, would be valid).
+  defp broken_module, do: <<0, "asm", 1, 0, 0, 0, 13 + :rand.uniform(242)>> <> bytes()
 
   # `:crypto` is not seeded: make the bytes depend on the seed as well.
   defp scramble(bytes) do

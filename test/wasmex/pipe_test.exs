@@ -59,4 +59,53 @@ defmodule Wasmex.PipeTest do
                Wasmex.TestProcesses.native_calls(fn -> Wasmex.Pipe.read(pipe) end, twins)
     end
   end
+
+  describe "new/1" do
+    test "bounds the pipe by its capacity" do
+      {:ok, pipe} = Wasmex.Pipe.new(capacity: 10)
+      assert Wasmex.Pipe.write(pipe, "0123456789") == {:ok, 10}
+
+      assert Wasmex.Pipe.write(pipe, "x") ==
+               {:error, "the pipe is full: 1 bytes do not fit in its capacity of 10 bytes"}
+
+      :ok = Wasmex.Pipe.seek(pipe, 5)
+      assert Wasmex.Pipe.write(pipe, "abcde") == {:ok, 5}
+      :ok = Wasmex.Pipe.seek(pipe, 0)
+      assert Wasmex.Pipe.read(pipe) == "01234abcde"
+
+      assert_raise ArgumentError, ~r/at most the pipe's capacity \(10\)/, fn ->
+        Wasmex.Pipe.seek(pipe, 11)
+      end
+    end
+
+    test "rejects a bad capacity" do
+      for options <- [
+            [capacity: -1],
+            [capacity: :big],
+            [capacity: 2 ** 32 + 1],
+            [capacity: 2 ** 64],
+            [size: 1],
+            :capacity
+          ] do
+        assert_raise ArgumentError, fn -> Wasmex.Pipe.new(options) end
+      end
+    end
+
+    test "a write past a far seek allocates nothing for the gap" do
+      {:ok, pipe} = Wasmex.Pipe.new(capacity: 2 ** 32)
+      :ok = Wasmex.Pipe.seek(pipe, 2 ** 32 - 1)
+      assert Wasmex.Pipe.write(pipe, "x") == {:ok, 1}
+      assert Wasmex.Pipe.size(pipe) == 2 ** 32
+      :ok = Wasmex.Pipe.seek(pipe, 2 ** 32 - 3)
+      assert Wasmex.Pipe.read(pipe) == <<0, 0, ?x>>
+    end
+
+    test "copies large contents on a dirty scheduler, whole" do
+      {:ok, pipe} = Wasmex.Pipe.new()
+      bytes = :crypto.strong_rand_bytes(3_000_000)
+      assert Wasmex.Pipe.write(pipe, bytes) == {:ok, 3_000_000}
+      :ok = Wasmex.Pipe.seek(pipe, 1)
+      assert Wasmex.Pipe.read(pipe) == binary_part(bytes, 1, 2_999_999)
+    end
+  end
 end

@@ -27,6 +27,50 @@ defmodule Wasmex.WasiStoreTest do
       (call $poll (i32.const 1000) (i32.const 2000) (i32.const 1) (i32.const 3000)))
     (func (export "spin") (loop (br 0))))]
 
+  # Bulk output and opening files, for the sandbox's bounds.
+  @io_guest ~S[(module
+    (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
+    (import "wasi_snapshot_preview1" "path_open"
+      (func $path_open (param i32 i32 i32 i32 i32 i64 i64 i32 i32) (result i32)))
+    (memory (export "memory") 8)
+    (data (i32.const 64) "fifo")
+    ;; opens "fifo" under fd 3 for reading, again and again
+    (func (export "open_forever")
+      (loop (drop (call $path_open (i32.const 3) (i32.const 1) (i32.const 64) (i32.const 4)
+        (i32.const 0) (i64.const 2) (i64.const 0) (i32.const 0) (i32.const 0))) (br 0)))
+    ;; one fd_write to $fd of $count vectors of the 64 KiB at 65536: bytes written or -errno
+    (func $write (export "write") (param $fd i32) (param $count i32) (result i32)
+      (local $i i32) (local $errno i32)
+      (block $done
+        (loop $next
+          (br_if $done (i32.ge_u (local.get $i) (local.get $count)))
+          (i32.store (i32.add (i32.const 131072) (i32.shl (local.get $i) (i32.const 3)))
+            (i32.const 65536))
+          (i32.store (i32.add (i32.const 131076) (i32.shl (local.get $i) (i32.const 3)))
+            (i32.const 65536))
+          (local.set $i (i32.add (local.get $i) (i32.const 1)))
+          (br $next)))
+      (local.set $errno
+        (call $fd_write (local.get $fd) (i32.const 131072) (local.get $count) (i32.const 0)))
+      (if (result i32) (local.get $errno)
+        (then (i32.sub (i32.const 0) (local.get $errno)))
+        (else (i32.load (i32.const 0)))))
+    ;; writes 64 KiB to $fd $times times, looping on short writes: 0 or -errno
+    (func (export "write_times") (param $fd i32) (param $times i32) (result i32)
+      (local $left i32) (local $n i32)
+      (loop $each
+        (local.set $left (i32.const 65536))
+        (loop $rest
+          (i32.store (i32.const 131072) (i32.sub (i32.const 131072) (local.get $left)))
+          (i32.store (i32.const 131076) (local.get $left))
+          (local.set $n (call $fd_write (local.get $fd) (i32.const 131072) (i32.const 1) (i32.const 0)))
+          (if (local.get $n) (then (return (i32.sub (i32.const 0) (local.get $n)))))
+          (local.set $left (i32.sub (local.get $left) (i32.load (i32.const 0))))
+          (br_if $rest (local.get $left)))
+        (local.set $times (i32.sub (local.get $times) (i32.const 1)))
+        (br_if $each (local.get $times)))
+      (i32.const 0)))]
+
   defp instantiate(options, limits \\ nil) do
     {:ok, store} = Wasmex.Store.new_wasi(options, limits)
     {:ok, module} = Wasmex.Module.compile(store, @guest)
@@ -153,6 +197,66 @@ defmodule Wasmex.WasiStoreTest do
       {:ok, instance} = Wasmex.Instance.new(store, module, imports)
       assert Wasmex.Instance.call_function(store, instance, "exit", [5]) == {:ok, []}
       assert_received {:exit, 5}
+    end
+  end
+
+  describe "the sandbox's bounds" do
+    defp io_guest(options) do
+      {:ok, store} = Wasmex.Store.new_wasi(options)
+      {:ok, module} = Wasmex.Module.compile(store, @io_guest)
+      {:ok, instance} = Wasmex.Instance.new(store, module, %{})
+      {store, instance}
+    end
+
+    test "one fd_write moves at most 256 KiB, however many vectors it names" do
+      {:ok, stdout} = Wasmex.Pipe.new()
+      {store, instance} = io_guest(%WasiOptions{stdout: stdout})
+      # 30,000 vectors of the same 64 KiB: 1.9 GB if written whole.
+      assert Wasmex.Instance.call_function(store, instance, "write", [1, 30_000]) ==
+               {:ok, [262_144]}
+
+      assert Wasmex.Pipe.size(stdout) == 262_144
+    end
+
+    test "a guest cannot write past a pipe's capacity" do
+      {:ok, stdout} = Wasmex.Pipe.new(capacity: 100_000)
+      {store, instance} = io_guest(%WasiOptions{stdout: stdout})
+      # A short write, then ENOSPC (51).
+      assert Wasmex.Instance.call_function(store, instance, "write", [1, 2]) == {:ok, [100_000]}
+      assert Wasmex.Instance.call_function(store, instance, "write", [1, 1]) == {:ok, [-51]}
+      assert Wasmex.Pipe.size(stdout) == 100_000
+    end
+
+    test "streamed output comes in messages of at most stream_buffer bytes" do
+      tag = make_ref()
+      options = %WasiOptions{stdout: {:send, self(), tag}, stream_buffer: 10_000}
+      {store, instance} = io_guest(options)
+      # 100 writes of 64 KiB: the guest waits whenever 10,000 bytes are not yet sent.
+      assert Wasmex.Instance.call_function(store, instance, "write_times", [1, 100]) == {:ok, [0]}
+      chunks = receive_chunks(tag)
+      assert Enum.all?(chunks, &(byte_size(&1) <= 10_000))
+      assert IO.iodata_length(chunks) == 100 * 65_536
+    end
+
+    @tag :tmp_dir
+    test "opening a FIFO in a loop stops at the call's timeout", %{tmp_dir: dir} do
+      {_, 0} = System.cmd("mkfifo", [Path.join(dir, "fifo")])
+      options = %WasiOptions{preopen: [%PreopenOptions{path: dir, alias: "/data"}]}
+      {store, instance} = io_guest(options)
+      started = System.monotonic_time(:millisecond)
+
+      assert Wasmex.Instance.call_function(store, instance, "open_forever", [], timeout: 100) ==
+               {:error, "timeout: the call did not finish within 100 ms"}
+
+      assert System.monotonic_time(:millisecond) - started < 5_000
+    end
+  end
+
+  defp receive_chunks(tag) do
+    receive do
+      {:wasi_stdout, ^tag, chunk} -> [chunk | receive_chunks(tag)]
+    after
+      0 -> []
     end
   end
 end

@@ -198,7 +198,7 @@ fn main() {
         &["wasi_tool", "args", "b", "a", "c"][..],
         &["wasi_tool", "env"][..],
     ] {
-        let stdout = wasi::pipe();
+        let stdout = wasi::Pipe::default();
         let options = WasiOptions {
             args: args.iter().map(|arg| (*arg).to_string()).collect(),
             env: vec![("HOME".into(), "/".into()), ("LANG".into(), "C".into())],
@@ -207,7 +207,7 @@ fn main() {
         };
         let store = Store::new_wasi(&engine, Some(u64::MAX), &Limits::default(), &options).unwrap();
         let (results, fuel) = measure(store, &engine, &bytes, &[], ("_start", &[]));
-        let output = stdout.read().unwrap().get_ref().clone();
+        let output = stdout.contents();
         // `_start` returns nothing: the output stands for the results.
         println!(
             "wasi {}\t{results}stdout {:016x}\t{fuel}",
@@ -215,4 +215,32 @@ fn main() {
             fnv1a(&output)
         );
     }
+
+    // A deterministic WASI run (wasi_checks.c `det`): with virtual clocks, seeded random
+    // bytes and stable file metadata, its whole output is the same on every CPU too.
+    let dir = std::env::temp_dir().join(format!("wasmex-fuel-table-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("a.txt"), "ay").unwrap();
+    let bytes = std::fs::read(format!("{root}/test/fixtures/wasi/wasi_checks.wasm")).unwrap();
+    let stdout = wasi::Pipe::default();
+    let options = WasiOptions {
+        args: ["wasi_checks", "det", "/data"].map(String::from).to_vec(),
+        preopens: vec![wasi::Preopen {
+            path: dir.clone(),
+            guest: "/data".into(),
+        }],
+        stdout: Output::Pipe(stdout.clone()),
+        deterministic: Some(wasi::Deterministic {
+            clock_start: 1_700_000_000_000_000_000,
+            random_seed: Some(42),
+        }),
+        ..WasiOptions::default()
+    };
+    let store = Store::new_wasi(&engine, Some(u64::MAX), &Limits::default(), &options).unwrap();
+    let (results, fuel) = measure(store, &engine, &bytes, &[], ("_start", &[]));
+    std::fs::remove_dir_all(&dir).unwrap();
+    println!(
+        "wasi det\t{results}stdout {:016x}\t{fuel}",
+        fnv1a(&stdout.contents())
+    );
 }

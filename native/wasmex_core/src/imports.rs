@@ -33,7 +33,8 @@ pub struct ImportSpec {
 pub enum Pending {
     /// It called an Elixir import.
     Import(HostRequest),
-    /// It went to sleep (WASI `poll_oneoff` on clocks only).
+    /// It went to sleep (WASI `poll_oneoff` on clocks only), or waits for its streamed
+    /// output to be taken (a sleep of zero).
     Sleep(crate::wasi::Sleep),
     /// It called a host function whose work is too big for a time budget.
     Work(Box<dyn HostWork>),

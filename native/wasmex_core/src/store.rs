@@ -66,8 +66,10 @@ pub struct Host {
     pub(crate) user_fuel: Option<u64>,
     /// Why the guest just trapped out to the host, waiting to be taken.
     pub(crate) pending: Option<Pending>,
-    /// The WASI context of a WASI store.
-    pub(crate) wasi: Option<wasmi_wasi::WasiCtx>,
+    /// The WASI state of a WASI store.
+    pub(crate) wasi: Option<wasi::WasiState>,
+    /// The fuel used so far, as WASI calls see and charge it.
+    pub(crate) meter: wasi::fuel::FuelMeter,
     /// The store's resource limiter.
     limits: StoreLimits,
 }
@@ -94,6 +96,7 @@ impl Store {
             user_fuel,
             pending: None,
             wasi: None,
+            meter: wasi::fuel::FuelMeter::default(),
             limits: limits.limiter(),
         };
         let mut inner = wasmi::Store::new(engine.wasmi(), host);
@@ -121,7 +124,7 @@ impl Store {
         options: &WasiOptions,
     ) -> Result<Self, Error> {
         let mut store = Self::new(engine, user_fuel, limits);
-        store.inner.data_mut().wasi = Some(wasi::context(options)?);
+        store.inner.data_mut().wasi = Some(wasi::WasiState::new(options)?);
         let stream = |output: &wasi::Output| match output {
             wasi::Output::Stream(stream) => Some(stream.clone()),
             _ => None,
@@ -231,12 +234,15 @@ impl Store {
         };
         // `set_fuel` only fails when the engine does not meter fuel; ours always does.
         let _ = self.inner.set_fuel(budget);
+        self.inner.data_mut().meter.start_slice(budget);
         let result = run(&mut self.inner);
         // One clock reading per slice: it ends this slice and starts the next.
         let now = Instant::now();
         let elapsed = now.saturating_duration_since(self.clock);
         self.clock = now;
-        let used = budget.saturating_sub(self.inner.get_fuel().unwrap_or(0));
+        // What the slice used, with what WASI calls charged beyond its budget.
+        let left = self.inner.get_fuel().unwrap_or(0);
+        let used = self.inner.data_mut().meter.end_slice(left);
         if let Some(left) = &mut self.inner.data_mut().user_fuel {
             *left = left.saturating_sub(used);
         }

@@ -98,7 +98,7 @@ fn run_guests(mode: CompilationMode) {
     ))
     .unwrap();
     let module = Module::compile(&engine, &wasm).unwrap();
-    let stdout = wasi::pipe();
+    let stdout = wasi::Pipe::default();
     let options = WasiOptions {
         args: vec!["wasi_tool".into(), "args".into(), "x".into()],
         stdout: Output::Pipe(stdout.clone()),
@@ -109,7 +109,7 @@ fn run_guests(mode: CompilationMode) {
         .unwrap()
         .instance;
     run(&mut store, instance, "_start", &[]);
-    assert!(!stdout.read().unwrap().get_ref().is_empty());
+    assert!(stdout.size() > 0);
 }
 
 #[test]

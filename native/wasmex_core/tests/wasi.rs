@@ -3,7 +3,6 @@
 // Test helpers may unwrap: a failure is a test failure.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{Read, Seek, SeekFrom, Write};
 use std::time::Duration;
 use wasmex_core::{
     call::{Step, Suspended},
@@ -12,7 +11,7 @@ use wasmex_core::{
     module::Module,
     store::{Limits, Store},
     value::Input,
-    wasi::{self, Output, Preopen, WasiOptions},
+    wasi::{self, Output, Pipe, Preopen, WasiOptions},
     Error,
 };
 use wasmi::Val;
@@ -87,9 +86,9 @@ fn done(step: Result<Step, Error>) -> Vec<Val> {
 
 #[test]
 fn stdout_and_stderr_go_to_pipes_and_stdin_comes_from_one() {
-    let (stdin, stdout, stderr) = (wasi::pipe(), wasi::pipe(), wasi::pipe());
-    stdin.write().unwrap().write_all(b"from the host").unwrap();
-    stdin.write().unwrap().seek(SeekFrom::Start(0)).unwrap();
+    let (stdin, stdout, stderr) = (Pipe::default(), Pipe::default(), Pipe::default());
+    stdin.write_all(b"from the host").unwrap();
+    stdin.seek(0).unwrap();
     let options = WasiOptions {
         stdin: Some(stdin),
         stdout: Output::Pipe(stdout.clone()),
@@ -110,11 +109,7 @@ fn stdout_and_stderr_go_to_pipes_and_stdin_comes_from_one() {
         Some(13)
     );
     for pipe in [stdout, stderr] {
-        let mut text = String::new();
-        let mut pipe = pipe.write().unwrap();
-        pipe.seek(SeekFrom::Start(0)).unwrap();
-        pipe.read_to_string(&mut text).unwrap();
-        assert_eq!(text, "hello");
+        assert_eq!(pipe.contents(), b"hello");
     }
 }
 

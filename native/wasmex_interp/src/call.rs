@@ -134,7 +134,13 @@ fn run<'a>(
     let term = reply(env, resource.id, &outcome);
     let (suspended, yielded) = match outcome {
         Ok(Step::Suspended(suspended)) => {
-            let yielded = matches!(suspended, Suspended::Yield(_));
+            // A zero-length sleep is a guest waiting for its streamed output to be sent: it
+            // makes way for other processes (the receiver among them) as a yield does.
+            let yielded = match &suspended {
+                Suspended::Yield(_) => true,
+                Suspended::Sleep(sleeping) => sleeping.duration().is_zero(),
+                _ => false,
+            };
             (Some(suspended), yielded)
         }
         _ => (None, false),

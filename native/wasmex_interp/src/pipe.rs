@@ -1,22 +1,21 @@
-//! `Wasmex.Pipe`: an in-memory file for a WASI guest's stdin, stdout or stderr.
+//! `Wasmex.Pipe`: an in-memory file for a WASI guest's stdin, stdout or stderr, holding at
+//! most its capacity.
+//!
+//! Copying a pipe's bytes to or from Elixir takes about a millisecond per few megabytes:
+//! reads and writes are normal/dirty twins that choose by size (see [`crate::schedule`]).
 
 use crate::{
-    reply,
+    atoms, reply,
     schedule::{self, twin, Schedule, COPY_BYTES},
 };
 use rustler::{Binary, Encoder, Env, NifResult, NifStruct, ResourceArc, Term};
-use std::io::{Read, Seek, SeekFrom, Write};
-use std::sync::{RwLockReadGuard, RwLockWriteGuard};
-use wasmex_core::wasi::{self, Pipe};
+use wasmex_core::wasi::Pipe;
 
-/// A pipe: bytes and one read/write position, shared with the guests it is given to.
+/// A pipe: bytes, one read/write position and a capacity, shared with the guests it is
+/// given to.
 pub(crate) struct PipeResource {
     pub(crate) pipe: Pipe,
 }
-
-// A panic cannot leave the pipe in a state Elixir could observe: a poisoned lock is an
-// error on every later use.
-impl std::panic::RefUnwindSafe for PipeResource {}
 
 #[rustler::resource_impl]
 impl rustler::Resource for PipeResource {}
@@ -28,85 +27,72 @@ pub(crate) struct ExPipe {
     pub(crate) resource: ResourceArc<PipeResource>,
 }
 
-impl PipeResource {
-    fn read(&self) -> NifResult<RwLockReadGuard<'_, std::io::Cursor<Vec<u8>>>> {
-        self.pipe.read().map_err(|_| poisoned())
-    }
-
-    fn write(&self) -> NifResult<RwLockWriteGuard<'_, std::io::Cursor<Vec<u8>>>> {
-        self.pipe.write().map_err(|_| poisoned())
-    }
-}
-
-fn poisoned() -> rustler::Error {
-    rustler::Error::RaiseTerm(Box::new("the pipe is unusable after a panic"))
-}
-
 #[rustler::nif(name = "pipe_new")]
-fn new() -> ExPipe {
-    ExPipe {
-        resource: ResourceArc::new(PipeResource { pipe: wasi::pipe() }),
+fn new(capacity: u64) -> NifResult<ExPipe> {
+    if capacity > Pipe::MAX_CAPACITY {
+        return Err(rustler::Error::BadArg);
     }
+    Ok(ExPipe {
+        resource: ResourceArc::new(PipeResource {
+            pipe: Pipe::new(capacity),
+        }),
+    })
 }
 
 #[rustler::nif(name = "pipe_size")]
-fn size(pipe: ResourceArc<PipeResource>) -> NifResult<u64> {
-    Ok(pipe.read()?.get_ref().len() as u64)
+fn size(pipe: ResourceArc<PipeResource>) -> u64 {
+    pipe.pipe.size() as u64
 }
 
-/// The furthest a pipe's position may be set (`Wasmex.Pipe.seek/2` checks it too): a write
-/// past the end fills the gap with zeros, so a far position would be a huge allocation.
-const MAX_POSITION: u64 = 1 << 30;
-
+/// `:ok`, or `{:error, capacity}` for a position past the capacity (Elixir raises).
 #[rustler::nif(name = "pipe_seek")]
-fn seek(pipe: ResourceArc<PipeResource>, position: u64) -> NifResult<rustler::Atom> {
-    if position > MAX_POSITION {
-        return Err(rustler::Error::BadArg);
+fn seek(env: Env, pipe: ResourceArc<PipeResource>, position: u64) -> Term {
+    let position = usize::try_from(position).unwrap_or(usize::MAX);
+    match pipe.pipe.seek(position) {
+        Ok(()) => atoms::ok().encode(env),
+        Err(capacity) => (atoms::error(), capacity as u64).encode(env),
     }
-    pipe.write()?
-        .seek(SeekFrom::Start(position))
-        .map_err(|_| rustler::Error::BadArg)?;
-    Ok(crate::atoms::ok())
 }
 
 twin!(read_binary(pipe) => "pipe_read_binary_nif", "pipe_read_binary_dirty_nif",
-    (pipe: ResourceArc<PipeResource>) -> NifResult<Term<'a>>);
+    (pipe: ResourceArc<PipeResource>) -> Term<'a>);
 
-fn read_binary(
-    schedule: Schedule,
-    env: Env<'_>,
-    pipe: ResourceArc<PipeResource>,
-) -> NifResult<Term<'_>> {
-    let mut cursor = pipe.write()?;
-    let unread = (cursor.get_ref().len() as u64).saturating_sub(cursor.position());
+/// The bytes from the position to the end.
+fn read_binary(schedule: Schedule, env: Env<'_>, pipe: ResourceArc<PipeResource>) -> Term<'_> {
+    let unread = pipe.pipe.remaining() as u64;
     if let Err(refusal) = schedule.admit(unread, COPY_BYTES) {
-        return Ok(refusal.encode(env));
+        return refusal.encode(env);
     }
-    let mut bytes = Vec::new();
-    cursor
-        .read_to_end(&mut bytes)
-        .map_err(|_| rustler::Error::BadArg)?;
-    drop(cursor);
+    let bytes = pipe.pipe.read_to_end();
     schedule::consume_bytes(env, schedule, unread);
-    Ok(reply::binary(env, &bytes).encode(env))
+    reply::binary(env, &bytes).encode(env)
 }
 
 twin!(write_binary(pipe, bytes) => "pipe_write_binary_nif", "pipe_write_binary_dirty_nif",
-    (pipe: ResourceArc<PipeResource>, bytes: Binary<'a>) -> NifResult<Term<'a>>);
+    (pipe: ResourceArc<PipeResource>, bytes: Binary<'a>) -> Term<'a>);
 
+/// `{:ok, bytes}`, or `{:error, message}` when the bytes do not fit (nothing is written).
 fn write_binary<'a>(
     schedule: Schedule,
     env: Env<'a>,
     pipe: ResourceArc<PipeResource>,
     bytes: Binary<'a>,
-) -> NifResult<Term<'a>> {
+) -> Term<'a> {
     let len = bytes.len() as u64;
     if let Err(refusal) = schedule.admit(len, COPY_BYTES) {
-        return Ok(refusal.encode(env));
+        return refusal.encode(env);
     }
-    pipe.write()?
-        .write_all(bytes.as_slice())
-        .map_err(|_| rustler::Error::BadArg)?;
+    let written = pipe.pipe.write_all(bytes.as_slice());
     schedule::consume_bytes(env, schedule, len);
-    Ok((crate::atoms::ok(), bytes.len()).encode(env))
+    match written {
+        Ok(written) => (atoms::ok(), written).encode(env),
+        Err(capacity) => (
+            atoms::error(),
+            format!(
+                "the pipe is full: {} bytes do not fit in its capacity of {capacity} bytes",
+                bytes.len()
+            ),
+        )
+            .encode(env),
+    }
 }

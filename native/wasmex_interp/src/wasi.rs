@@ -5,7 +5,7 @@ use crate::{atoms, pipe::ExPipe, reply};
 use rustler::env::SavedTerm;
 use rustler::{Encoder, Env, LocalPid, NifStruct, OwnedEnv, Term};
 use std::collections::HashMap;
-use wasmex_core::wasi::{Output, Preopen, Stream, WasiOptions};
+use wasmex_core::wasi::{Deterministic, Output, Preopen, Stream, WasiOptions};
 
 /// `%Wasmex.Wasi.WasiOptions{}`. `stdin` is a pipe or nil; `stdout` and `stderr` are a
 /// pipe, nil, `{:send, pid}` or `{:send, pid, tag}`.
@@ -18,6 +18,11 @@ pub(crate) struct ExWasiOptions<'a> {
     stdin: Option<ExPipe>,
     stdout: Term<'a>,
     stderr: Term<'a>,
+    fd_limit: usize,
+    stream_buffer: usize,
+    deterministic: bool,
+    clock_start: u64,
+    random_seed: Option<u64>,
 }
 
 /// `%Wasmex.Wasi.PreopenOptions{}`.
@@ -42,10 +47,13 @@ pub(crate) type Decoded = (WasiOptions, [Option<StreamTarget>; 2]);
 ///
 /// # Errors
 ///
-/// `BadArg` for a `stdout` or `stderr` of another shape.
+/// `BadArg` for a `stdout` or `stderr` of another shape, or a `stream_buffer` of 0.
 pub(crate) fn options(options: ExWasiOptions) -> rustler::NifResult<Decoded> {
-    let (stdout, stdout_target) = output(options.stdout)?;
-    let (stderr, stderr_target) = output(options.stderr)?;
+    if options.stream_buffer == 0 {
+        return Err(rustler::Error::BadArg);
+    }
+    let (stdout, stdout_target) = output(options.stdout, options.stream_buffer)?;
+    let (stderr, stderr_target) = output(options.stderr, options.stream_buffer)?;
     let mut env: Vec<(String, String)> = options.env.into_iter().collect();
     env.sort();
     let preopens = options
@@ -63,11 +71,17 @@ pub(crate) fn options(options: ExWasiOptions) -> rustler::NifResult<Decoded> {
         stdin: options.stdin.map(|pipe| pipe.resource.pipe.clone()),
         stdout,
         stderr,
+        fd_limit: options.fd_limit,
+        deterministic: options.deterministic.then_some(Deterministic {
+            clock_start: options.clock_start,
+            random_seed: options.random_seed,
+        }),
     };
     Ok((decoded, [stdout_target, stderr_target]))
 }
 
-fn output(term: Term) -> rustler::NifResult<(Output, Option<StreamTarget>)> {
+/// Where output goes; a stream holds at most `stream_buffer` bytes between deliveries.
+fn output(term: Term, stream_buffer: usize) -> rustler::NifResult<(Output, Option<StreamTarget>)> {
     if term == atoms::nil().to_term(term.get_env()) {
         return Ok((Output::Discard, None));
     }
@@ -89,12 +103,13 @@ fn output(term: Term) -> rustler::NifResult<(Output, Option<StreamTarget>)> {
         }
         _ => return Err(rustler::Error::BadArg),
     };
-    Ok((Output::Stream(Stream::default()), Some(target)))
+    Ok((Output::Stream(Stream::new(stream_buffer)), Some(target)))
 }
 
 impl StreamTarget {
     /// Sends `chunk` as `{kind, tag, chunk}`, the tag being `default_tag` when none was
-    /// given. A dead receiver is not an error: the output is dropped.
+    /// given. A dead receiver is not an error: the output is dropped. A chunk is what the
+    /// guest wrote since the last delivery, so at most the stream's `stream_buffer` bytes.
     pub(crate) fn send<'a>(
         &self,
         env: Env<'a>,

@@ -1,0 +1,507 @@
+//! The WASI sandbox without the BEAM: no call blocks on a file, descriptors and output are
+//! bounded, stdio polls at once, WASI calls charge fuel per byte, deterministic runs.
+
+// Test helpers may unwrap: a failure is a test failure.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::time::Duration;
+use wasmex_core::{
+    call::{Step, Suspended},
+    engine::EngineOptions,
+    instance,
+    module::Module,
+    store::{Limits, Store},
+    value::Input,
+    wasi::{Deterministic, Output, Pipe, Preopen, Stream, WasiOptions},
+    Error,
+};
+use wasmi::Val;
+
+const GUEST: &str = r#"(module
+  (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "path_open"
+    (func $path_open (param i32 i32 i32 i32 i32 i64 i64 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "poll_oneoff" (func $poll (param i32 i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "clock_time_get" (func $clock (param i32 i64 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "random_get" (func $random (param i32 i32) (result i32)))
+  ;; 0..64: results; 64..: paths; 1024..: subscriptions; 4096..: events;
+  ;; 65536..131072: a 64 KiB buffer of bytes 0, 1, ... 255, 0, ...; 131072..: I/O vectors
+  (memory (export "memory") 8)
+  (data (i32.const 64) "fifo")
+  (data (i32.const 80) "file")
+  (data (i32.const 96) "null")
+  (data (i32.const 112) "link")
+  (func (export "fill") (local $i i32)
+    (loop $next
+      (i32.store8 (i32.add (i32.const 65536) (local.get $i)) (local.get $i))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $next (i32.lt_u (local.get $i) (i32.const 65536)))))
+  ;; opens the path at $path (4 bytes) under fd 3 for reading: the errno
+  (func $open (export "open") (param $path i32) (result i32)
+    (call $path_open (i32.const 3) (i32.const 1) (local.get $path) (i32.const 4) (i32.const 0)
+      (i64.const 2) (i64.const 0) (i32.const 0) (i32.const 0)))
+  ;; opens "file" until it fails: the count; the errno goes to 8
+  (func (export "open_until_error") (result i32) (local $n i32) (local $errno i32)
+    (block $done
+      (loop $next
+        (local.set $errno (call $open (i32.const 80)))
+        (br_if $done (local.get $errno))
+        (local.set $n (i32.add (local.get $n) (i32.const 1)))
+        (br $next)))
+    (i32.store (i32.const 8) (local.get $errno))
+    (local.get $n))
+  ;; one fd_write of $count vectors of $len bytes of the buffer: bytes written, or -errno
+  (func $write (export "write") (param $fd i32) (param $count i32) (param $len i32) (result i32)
+    (local $i i32) (local $errno i32)
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_u (local.get $i) (local.get $count)))
+        (i32.store (i32.add (i32.const 131072) (i32.shl (local.get $i) (i32.const 3)))
+          (i32.const 65536))
+        (i32.store (i32.add (i32.const 131076) (i32.shl (local.get $i) (i32.const 3)))
+          (local.get $len))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $next)))
+    (local.set $errno
+      (call $fd_write (local.get $fd) (i32.const 131072) (local.get $count) (i32.const 0)))
+    (if (result i32) (local.get $errno)
+      (then (i32.sub (i32.const 0) (local.get $errno)))
+      (else (i32.load (i32.const 0)))))
+  ;; writes $total bytes to $fd, 64 KiB (or what is left) a call: the number of calls, or
+  ;; -errno
+  (func (export "write_total") (param $fd i32) (param $total i32) (result i32)
+    (local $n i32) (local $calls i32)
+    (block $done
+      (loop $next
+        (br_if $done (i32.eqz (local.get $total)))
+        (local.set $n (call $write (local.get $fd) (i32.const 1)
+          (select (local.get $total) (i32.const 65536)
+            (i32.lt_u (local.get $total) (i32.const 65536)))))
+        (if (i32.lt_s (local.get $n) (i32.const 0)) (then (return (local.get $n))))
+        (local.set $total (i32.sub (local.get $total) (local.get $n)))
+        (local.set $calls (i32.add (local.get $calls) (i32.const 1)))
+        (br $next)))
+    (local.get $calls))
+  ;; one poll: a 10 s monotonic clock (userdata 1) and $fd for reading ($kind 1) or writing
+  ;; (2) (userdata 2); returns the number of events, the errno goes to 8
+  (func (export "poll_fd") (param $fd i32) (param $kind i32) (result i32)
+    (i64.store (i32.const 1024) (i64.const 1))
+    (i32.store8 (i32.const 1032) (i32.const 0))
+    (i32.store (i32.const 1040) (i32.const 1))
+    (i64.store (i32.const 1048) (i64.const 10000000000))
+    (i64.store (i32.const 1056) (i64.const 0))
+    (i32.store16 (i32.const 1064) (i32.const 0))
+    (i64.store (i32.const 1072) (i64.const 2))
+    (i32.store8 (i32.const 1080) (local.get $kind))
+    (i32.store (i32.const 1088) (local.get $fd))
+    (i32.store (i32.const 8)
+      (call $poll (i32.const 1024) (i32.const 4096) (i32.const 2) (i32.const 12)))
+    (i32.load (i32.const 12)))
+  ;; sleeps $ns on the monotonic clock: the errno
+  (func (export "sleep") (param $ns i64) (result i32)
+    (i64.store (i32.const 1024) (i64.const 1))
+    (i32.store8 (i32.const 1032) (i32.const 0))
+    (i32.store (i32.const 1040) (i32.const 1))
+    (i64.store (i32.const 1048) (local.get $ns))
+    (i64.store (i32.const 1056) (i64.const 0))
+    (i32.store16 (i32.const 1064) (i32.const 0))
+    (call $poll (i32.const 1024) (i32.const 4096) (i32.const 1) (i32.const 12)))
+  (func (export "now") (param $clock i32) (result i64)
+    (drop (call $clock (local.get $clock) (i64.const 1) (i32.const 16)))
+    (i64.load (i32.const 16)))
+  ;; fills the buffer's first $len bytes with random bytes: the errno
+  (func (export "random") (param $len i32) (result i32)
+    (call $random (i32.const 65536) (local.get $len)))
+  (func (export "raw_write") (param i32 i32 i32) (result i32)
+    (call $fd_write (local.get 0) (local.get 1) (local.get 2) (i32.const 0)))
+  (func (export "raw_poll") (param i32 i32 i32 i32) (result i32)
+    (call $poll (local.get 0) (local.get 1) (local.get 2) (local.get 3)))
+  (func (export "raw_random") (param i32 i32) (result i32)
+    (call $random (local.get 0) (local.get 1)))
+  (func (export "load8") (param i32) (result i32) (i32.load8_u (local.get 0)))
+  (func (export "load32") (param i32) (result i32) (i32.load (local.get 0)))
+  (func (export "load64") (param i32) (result i64) (i64.load (local.get 0)))
+  (func (export "spin") (param $n i32)
+    (loop $next
+      (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+      (br_if $next (local.get $n)))))"#;
+
+// WASI errno values.
+const ENOSPC: i32 = 51;
+const EMFILE: i32 = 33;
+const ENOTSUP: i32 = 58;
+const EVENT_USERDATA: i32 = 4096;
+const EVENT_TYPE: i32 = 4106;
+const EVENT_NBYTES: i32 = 4112;
+const EVENT_FLAGS: i32 = 4120;
+
+struct Guest {
+    store: Store,
+    instance: wasmi::Instance,
+}
+
+impl Guest {
+    fn new(options: &WasiOptions) -> Self {
+        Self::with_fuel(options, None)
+    }
+
+    fn with_fuel(options: &WasiOptions, fuel: Option<u64>) -> Self {
+        let engine = EngineOptions::default().engine();
+        let module = Module::compile(&engine, GUEST.as_bytes()).unwrap();
+        let mut store = Store::new_wasi(&engine, fuel, &Limits::default(), options).unwrap();
+        let instance = instance::instantiate(&mut store, &module, &[], &[])
+            .unwrap()
+            .instance;
+        let mut guest = Self { store, instance };
+        guest.call("fill", &[]);
+        guest
+    }
+
+    fn step(&mut self, name: &str, args: &[i64]) -> Result<Step, Error> {
+        let func = instance::func(&self.store, self.instance, name).unwrap();
+        let inputs: Vec<Input> = args.iter().map(|arg| Input::Int((*arg).into())).collect();
+        self.store.call(func, inputs.into_iter())
+    }
+
+    /// Calls `name` to its end, resuming yields; a sleep or a full stream is a panic.
+    fn call(&mut self, name: &str, args: &[i64]) -> Vec<Val> {
+        let mut step = self.step(name, args).unwrap();
+        loop {
+            step = match step {
+                Step::Done(results) => return results,
+                Step::Suspended(Suspended::Yield(call)) => call.resume(&mut self.store).unwrap(),
+                Step::Suspended(Suspended::Heavy(call)) => call.resume(&mut self.store).unwrap(),
+                other => panic!("{name}: unexpected {other:?}"),
+            }
+        }
+    }
+
+    fn i32(&mut self, name: &str, args: &[i64]) -> i32 {
+        self.call(name, args)[0].i32().unwrap()
+    }
+
+    fn i64(&mut self, name: &str, args: &[i64]) -> i64 {
+        self.call(name, args)[0].i64().unwrap()
+    }
+}
+
+/// A fresh directory under the system's temporary directory, removed when dropped.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> Self {
+        let path = std::env::temp_dir().join(format!("wasmex-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).unwrap();
+        Self(path)
+    }
+
+    fn preopen(&self) -> Preopen {
+        Preopen {
+            path: self.0.clone(),
+            guest: "/data".into(),
+        }
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn mkfifo(path: &Path) {
+    let status = std::process::Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+#[test]
+fn opening_a_fifo_or_a_device_fails_at_once() {
+    let dir = TempDir::new("fifo");
+    let fifo = dir.0.join("fifo");
+    mkfifo(&fifo);
+    std::os::unix::fs::symlink("fifo", dir.0.join("link")).unwrap();
+    std::fs::write(dir.0.join("file"), "x").unwrap();
+    let options = WasiOptions {
+        preopens: vec![dir.preopen()],
+        ..WasiOptions::default()
+    };
+    // A regression blocks in open(2) until the FIFO's other end opens: the test then opens
+    // it, so that it fails instead of hanging.
+    let (sender, receiver) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut guest = Guest::new(&options);
+        // "fifo", "link" (to the FIFO), "file".
+        let opened: Vec<i32> = [64, 112, 80]
+            .iter()
+            .map(|path| guest.i32("open", &[*path]))
+            .collect();
+        sender.send(opened).unwrap();
+    });
+    let result = receiver.recv_timeout(Duration::from_secs(10));
+    if result.is_err() {
+        let _unblock = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&fifo);
+    }
+    assert_eq!(
+        result.expect("opening a FIFO blocked"),
+        [ENOTSUP, ENOTSUP, 0]
+    );
+
+    // A character device.
+    let options = WasiOptions {
+        preopens: vec![Preopen {
+            path: "/dev".into(),
+            guest: "/dev".into(),
+        }],
+        ..WasiOptions::default()
+    };
+    assert_eq!(Guest::new(&options).i32("open", &[96]), ENOTSUP);
+}
+
+#[test]
+fn a_guest_holds_at_most_its_descriptor_limit() {
+    let dir = TempDir::new("fds");
+    std::fs::write(dir.0.join("file"), "x").unwrap();
+    for limit in [5, WasiOptions::DEFAULT_FD_LIMIT] {
+        let options = WasiOptions {
+            preopens: vec![dir.preopen()],
+            fd_limit: limit,
+            ..WasiOptions::default()
+        };
+        let mut guest = Guest::new(&options);
+        // Stdio and the preopened directory count too.
+        assert_eq!(guest.i32("open_until_error", &[]), limit as i32 - 4);
+        assert_eq!(guest.i32("load32", &[8]), EMFILE);
+    }
+}
+
+#[test]
+fn one_write_moves_at_most_256_kib_whatever_its_vectors() {
+    let stdout = Pipe::default();
+    let options = WasiOptions {
+        stdout: Output::Pipe(stdout.clone()),
+        ..WasiOptions::default()
+    };
+    let mut guest = Guest::with_fuel(&options, Some(u64::MAX));
+    let before = guest.store.fuel().unwrap();
+    // 30,000 vectors of the same 64 KiB: 1.9 GB before.
+    assert_eq!(guest.i32("write", &[1, 30_000, 65_536]), 256 << 10);
+    assert_eq!(stdout.size(), 256 << 10);
+    let contents = stdout.contents();
+    assert!(contents
+        .chunks(65_536)
+        .all(|chunk| chunk[1] == 1 && chunk[255] == 255));
+    // The bytes were charged: a unit of fuel per byte.
+    let used = before - guest.store.fuel().unwrap();
+    assert!(used >= (256 << 10), "used {used}");
+}
+
+#[test]
+fn a_full_pipe_makes_a_short_write_then_fails_with_enospc() {
+    let stdout = Pipe::new(100_000);
+    let options = WasiOptions {
+        stdout: Output::Pipe(stdout.clone()),
+        ..WasiOptions::default()
+    };
+    let mut guest = Guest::new(&options);
+    assert_eq!(guest.i32("write", &[1, 2, 65_536]), 100_000);
+    assert_eq!(guest.i32("write", &[1, 1, 10]), -ENOSPC);
+    assert_eq!(stdout.size(), 100_000);
+    // The host sees the same capacity.
+    assert_eq!(stdout.write_all(b"x"), Err(100_000));
+}
+
+/// Runs `write_total(1, total)` on a stream of `capacity`, taking the stream's contents at
+/// every suspension; returns the chunks taken, the guest's result and the fuel used.
+fn stream_writes(capacity: usize, total: i64, slice: Option<u64>) -> (Vec<Vec<u8>>, i32, u64) {
+    let stream = Stream::new(capacity);
+    let options = WasiOptions {
+        stdout: Output::Stream(stream.clone()),
+        ..WasiOptions::default()
+    };
+    let mut guest = Guest::with_fuel(&options, Some(u64::MAX));
+    guest.store.set_slice(slice);
+    let before = guest.store.fuel().unwrap();
+    let mut chunks = Vec::new();
+    let mut step = guest.step("write_total", &[1, total]).unwrap();
+    let result = loop {
+        step = match step {
+            Step::Done(results) => break results[0].i32().unwrap(),
+            Step::Suspended(Suspended::Yield(call)) => call.resume(&mut guest.store).unwrap(),
+            Step::Suspended(Suspended::Heavy(call)) => call.resume(&mut guest.store).unwrap(),
+            Step::Suspended(Suspended::Sleep(sleeping)) => {
+                assert_eq!(
+                    sleeping.duration(),
+                    Duration::ZERO,
+                    "a full stream waits for the host only"
+                );
+                chunks.push(stream.take());
+                sleeping.resume(&mut guest.store).unwrap()
+            }
+            Step::Suspended(Suspended::Host(_)) => panic!("no imports here"),
+        }
+    };
+    chunks.push(stream.take());
+    (chunks, result, before - guest.store.fuel().unwrap())
+}
+
+#[test]
+fn a_full_stream_suspends_the_guest_until_the_host_takes_its_contents() {
+    let (chunks, calls, _) = stream_writes(100_000, 1_000_000, None);
+    assert!(chunks.iter().all(|chunk| chunk.len() <= 100_000));
+    assert!(chunks.len() >= 10, "{} chunks", chunks.len());
+    let output = chunks.concat();
+    assert_eq!(output.len(), 1_000_000);
+    assert!(output.chunks(65_536).all(|chunk| chunk[7] == 7));
+    // 64 KiB per call, never shortened by the stream: 16 calls.
+    assert_eq!(calls, 16);
+}
+
+#[test]
+fn output_and_fuel_do_not_depend_on_slicing_or_on_when_the_host_takes_output() {
+    let (chunks, calls, fuel) = stream_writes(50_000, 777_777, None);
+    for slice in [1_000, 10_000, 100_000_000] {
+        let (sliced_chunks, sliced_calls, sliced_fuel) =
+            stream_writes(50_000, 777_777, Some(slice));
+        assert_eq!(sliced_chunks.concat(), chunks.concat());
+        assert_eq!((sliced_calls, sliced_fuel), (calls, fuel), "slice {slice}");
+    }
+}
+
+#[test]
+fn poll_answers_stdio_at_once() {
+    let stdin = Pipe::default();
+    stdin.write_all(b"hello").unwrap();
+    stdin.seek(0).unwrap();
+    let stdout = Pipe::new(1000);
+    let options = WasiOptions {
+        stdin: Some(stdin.clone()),
+        stdout: Output::Pipe(stdout),
+        ..WasiOptions::default()
+    };
+    let mut guest = Guest::new(&options);
+    // The clock (10 s) does not fire; stdin is readable with 5 bytes.
+    assert_eq!(guest.i32("poll_fd", &[0, 1]), 1);
+    assert_eq!(guest.i32("load32", &[8]), 0);
+    assert_eq!(guest.i64("load64", &[EVENT_USERDATA.into()]), 2);
+    assert_eq!(guest.i32("load8", &[EVENT_TYPE.into()]), 1);
+    assert_eq!(guest.i64("load64", &[EVENT_NBYTES.into()]), 5);
+    assert_eq!(guest.i32("load8", &[EVENT_FLAGS.into()]), 0);
+    // At the end of stdin: readable, with nothing left (hangup).
+    stdin.read_to_end();
+    assert_eq!(guest.i32("poll_fd", &[0, 1]), 1);
+    assert_eq!(guest.i32("load8", &[EVENT_FLAGS.into()]), 1);
+    // stdout is writable, with the pipe's room.
+    assert_eq!(guest.i32("poll_fd", &[1, 2]), 1);
+    assert_eq!(guest.i32("load8", &[EVENT_TYPE.into()]), 2);
+    assert_eq!(guest.i64("load64", &[EVENT_NBYTES.into()]), 1000);
+    // A descriptor that is not open fails the poll with EBADF.
+    guest.call("poll_fd", &[9, 1]);
+    assert_eq!(guest.i32("load32", &[8]), 8);
+}
+
+fn deterministic(seed: Option<u64>) -> WasiOptions {
+    WasiOptions {
+        deterministic: Some(Deterministic {
+            clock_start: 1_000_000_000_000,
+            random_seed: seed,
+        }),
+        ..WasiOptions::default()
+    }
+}
+
+#[test]
+fn deterministic_clocks_follow_fuel_and_sleeps_take_no_time() {
+    let mut guest = Guest::with_fuel(&deterministic(Some(1)), Some(u64::MAX));
+    let used = |guest: &Guest| u64::MAX - guest.store.fuel().unwrap();
+    let before = used(&guest);
+    let monotonic = guest.i64("now", &[1]) as u64;
+    // The clock read in the call sees the fuel used up to it: one ns per unit.
+    assert!(
+        monotonic > before && monotonic <= used(&guest),
+        "{monotonic}"
+    );
+    let realtime = guest.i64("now", &[0]) as u64;
+    assert!(realtime > 1_000_000_000_000 + monotonic);
+
+    let started = std::time::Instant::now();
+    assert_eq!(guest.i32("sleep", &[3_600_000_000_000]), 0);
+    assert!(started.elapsed() < Duration::from_secs(5));
+    let after = guest.i64("now", &[1]) as u64;
+    assert!(after >= monotonic + 3_600_000_000_000);
+
+    // The same calls in a fresh store, sliced otherwise, read the same times.
+    let mut again = Guest::with_fuel(&deterministic(Some(1)), Some(u64::MAX));
+    again.store.set_slice(Some(1_000));
+    assert_eq!(again.i64("now", &[1]) as u64, monotonic);
+    assert_eq!(again.i64("now", &[0]) as u64, realtime);
+    assert_eq!(again.i32("sleep", &[3_600_000_000_000]), 0);
+    assert_eq!(again.i64("now", &[1]) as u64, after);
+}
+
+#[test]
+fn deterministic_random_bytes_follow_the_seed() {
+    let random = |seed| {
+        let mut guest = Guest::new(&deterministic(Some(seed)));
+        assert_eq!(guest.i32("random", &[32]), 0);
+        (0..4)
+            .map(|i| guest.i64("load64", &[65_536 + 8 * i]))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(random(7), random(7));
+    assert_ne!(random(7), random(8));
+}
+
+#[test]
+fn a_deterministic_store_needs_a_seed() {
+    let engine = EngineOptions::default().engine();
+    let error = Store::new_wasi(&engine, None, &Limits::default(), &deterministic(None))
+        .err()
+        .unwrap();
+    assert_eq!(
+        error.to_string(),
+        "a deterministic WASI store needs `random_seed:` (a non-negative integer)"
+    );
+}
+
+#[test]
+fn a_charge_the_users_fuel_cannot_pay_is_out_of_fuel_before_the_bytes_move() {
+    let stdout = Pipe::default();
+    let options = WasiOptions {
+        stdout: Output::Pipe(stdout.clone()),
+        ..WasiOptions::default()
+    };
+    let mut guest = Guest::with_fuel(&options, Some(u64::MAX));
+    guest.store.set_fuel(20_000).unwrap();
+    let error = guest.step("write", &[1, 16, 65_536]).unwrap_err();
+    assert!(
+        error.to_string().starts_with("all fuel consumed"),
+        "{error}"
+    );
+    assert_eq!(stdout.size(), 0);
+}
+
+#[test]
+fn pointers_at_the_end_of_the_address_space_are_efault() {
+    const EFAULT: i32 = 21;
+    let mut guest = Guest::new(&WasiOptions::default());
+    for iovs in [-4, -8, -1, 524_284] {
+        assert_eq!(guest.i32("raw_write", &[1, iovs, 1]), EFAULT, "{iovs}");
+    }
+    // A vector array claiming four billion entries (of zero length): the first 1,024
+    // are looked at.
+    assert_eq!(guest.i32("raw_write", &[1, 300_000, -1]), 0);
+    assert_eq!(guest.i32("raw_poll", &[-48, 4096, 1, 12]), EFAULT);
+    // A zero-length sleep whose event cannot be written.
+    assert_eq!(guest.i32("raw_poll", &[300_000, -16, 1, 12]), EFAULT);
+    assert_eq!(guest.i32("raw_random", &[-1, 2]), EFAULT);
+    assert_eq!(guest.i32("raw_random", &[0, -1]), EFAULT);
+}
