@@ -1,0 +1,87 @@
+//! Regression tests of the fixes the project carries in its patched wasmi
+//! (`vendor/patches/`, described in `vendor/README.md`). Each failed on wasmi 2.0.0 as
+//! published; keep them when moving to a wasmi release that includes the fixes.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::{instantiate, ints, no_imports, run};
+use wasmex_core::{
+    engine::EngineOptions,
+    store::{Limits, Store},
+    value::Input,
+};
+
+/// A loop that counts its iterations in a global and grows a table by 64 elements (4 fuel)
+/// in each: `count(n)` returns the global and the table's size.
+const TABLE_GROW_LOOP: &str = r#"(module
+  (table $t 0 funcref)
+  (global $n (mut i32) (i32.const 0))
+  (func (export "count") (param $iters i32) (result i32 i32)
+    (local $i i32)
+    (loop $l
+      (global.set $n (i32.add (global.get $n) (i32.const 1)))
+      (drop (table.grow $t (ref.null func) (i32.const 64)))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $l (i32.lt_u (local.get $i) (local.get $iters))))
+    (global.get $n)
+    (table.size $t))
+  (func (export "grow") (param $delta i32) (result i32 i32)
+    (table.grow $t (ref.null func) (local.get $delta))
+    (table.size $t)))"#;
+
+/// wasmi 2.0.0's `table.grow` ran out of fuel without saving its instruction pointer: the
+/// call resumed at an older one and ran the instructions before it again.
+#[test]
+fn table_grow_across_slice_boundaries_runs_each_instruction_once() {
+    let engine = EngineOptions::default().engine();
+    let iterations = 5_000;
+    let mut fuel = Vec::new();
+    // Slices that end at every kind of place in the loop, and the calibrated slice.
+    for slice in [Some(97), Some(1_000), Some(10_000), None] {
+        let mut store = Store::new(&engine, Some(u64::MAX), &Limits::default());
+        store.set_slice(slice);
+        let instance = instantiate(&mut store, &engine, TABLE_GROW_LOOP, &[]);
+        let ran = run(
+            &mut store,
+            instance,
+            "count",
+            &[Input::Int(iterations.into())],
+            &mut no_imports,
+            100_000,
+        )
+        .unwrap();
+        assert_eq!(
+            ints(&ran.results),
+            [iterations, 64 * iterations],
+            "slice {slice:?}"
+        );
+        fuel.push(ran.fuel.unwrap());
+    }
+    assert!(
+        fuel.windows(2).all(|w| w[0] == w[1]),
+        "fuel differs: {fuel:?}"
+    );
+}
+
+/// One `table.grow` that needs more fuel than a slice (600,000 elements: 37,500 fuel) gets
+/// a slice of its own and ends; on wasmi 2.0.0 it started over for ever.
+#[test]
+fn a_table_grow_bigger_than_a_slice_finishes() {
+    let engine = EngineOptions::default().engine();
+    let mut store = Store::new(&engine, Some(u64::MAX), &Limits::default());
+    store.set_slice(Some(10_000));
+    let instance = instantiate(&mut store, &engine, TABLE_GROW_LOOP, &[]);
+    let ran = run(
+        &mut store,
+        instance,
+        "grow",
+        &[Input::Int(600_000)],
+        &mut no_imports,
+        1_000,
+    )
+    .unwrap();
+    assert_eq!(ints(&ran.results), [0, 600_000]);
+    assert!(ran.fuel.unwrap() >= 600_000 * 4 / 64);
+}
