@@ -11,7 +11,12 @@ fn past_findings_no_longer_panic() {
         let path = entry.path();
         if path.extension().is_some_and(|ext| ext == "bin") {
             let data = std::fs::read(&path).unwrap_or_else(|error| panic!("{path:?}: {error}"));
-            let _ = run_case(&data);
+            let reached = run_case(&data);
+            // wasmi 2.0.0's translator panicked on these; the patched wasmi compiles them.
+            let name = path.file_name().unwrap_or_default().to_string_lossy();
+            if name.starts_with("wasmi-store16-panic") {
+                assert!(reached.compiled, "{name} does not compile: {reached:?}");
+            }
             replayed += 1;
         }
     }

@@ -452,6 +452,33 @@ fn stores_whose_address_and_value_share_a_register_compile_and_run() {
     }
 }
 
+#[test]
+fn i64_stores_to_a_64_bit_memory_whose_address_and_value_share_a_register_run() {
+    let options = EngineOptions {
+        features: wasmex_core::engine::Features {
+            memory64: true,
+            ..wasmex_core::engine::Features::default()
+        },
+        ..EngineOptions::default()
+    };
+    let engine = options.engine();
+    let wat = r#"(module
+      (memory i64 2)
+      (func (export "f") (param i64) (result i64)
+        (i64.add (local.get 0) (i64.const 1)) local.tee 0 local.get 0
+        i64.store32 offset=70000
+        (i64.load32_u offset=70000 (local.get 0))))"#;
+    let module = Module::compile(&engine, wat.as_bytes()).unwrap();
+    let mut store = Store::new(&engine, None, &Limits::default());
+    let Instantiated { instance, .. } =
+        instance::instantiate(&mut store, &module, &[], &[]).unwrap();
+    let f = instance::func(&store, instance, "f").unwrap();
+    let Ok(Step::Done(results)) = store.call(f, [Input::Int(41)].into_iter()) else {
+        panic!("the call did not end");
+    };
+    assert_eq!(results[0].i64(), Some(42));
+}
+
 /// A guest whose import `env.boom` is a wasmi host function that panics.
 const CALLS_PANICKING_HOST: &str = r#"(module
   (import "env" "boom" (func $boom (param i32)))
