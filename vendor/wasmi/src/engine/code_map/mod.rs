@@ -32,7 +32,7 @@ use core::{
     cell::UnsafeCell,
     fmt,
     iter,
-    mem::{ManuallyDrop, MaybeUninit},
+    mem::{self, ManuallyDrop, MaybeUninit},
     pin::Pin,
     ptr::{self, NonNull},
     slice,
@@ -615,6 +615,12 @@ impl FuncEntry {
         unsafe { &mut *self.data.get() }
     }
 
+    /// Returns `true` if `self` is compiled: [`FuncEntry::get_or_compile`] will not translate.
+    #[inline(always)]
+    pub fn is_compiled(&self) -> bool {
+        self.state.load(Ordering::Acquire) == state::COMPILED
+    }
+
     /// Compiles `self` and returns a view to the [`CompiledFuncRef`].
     ///
     /// # Errors
@@ -673,7 +679,12 @@ impl FuncEntry {
                     }
                     // Case: won the race -> take ownership of the uncompiled payload, leave `undefined`
                     let mut uncompiled = unsafe { self.take_uncompiled() };
-                    match uncompiled.compile(fuel, features) {
+                    // A panic while translating must not leave `self` compiling for good:
+                    // every later call of it would spin here forever.
+                    let failed_on_unwind = FailOnUnwind(&self.state);
+                    let compiled = uncompiled.compile(fuel, features);
+                    mem::forget(failed_on_unwind);
+                    match compiled {
                         Ok(compiled) => {
                             // Case: the function compiled successfully
                             unsafe { self.set_compiled(compiled) };
@@ -716,6 +727,16 @@ impl FuncEntry {
         let func = unsafe { &*self.data.get() };
         let compiled = unsafe { &*func.compiled };
         CompiledFuncRef::from(compiled)
+    }
+}
+
+/// Marks a [`FuncEntry`] as failed to compile when dropped: while a panic unwinds out of its
+/// translation (forgotten otherwise).
+struct FailOnUnwind<'a>(&'a AtomicU8);
+
+impl Drop for FailOnUnwind<'_> {
+    fn drop(&mut self) {
+        self.0.store(state::FAILED_TO_COMPILE, Ordering::Release);
     }
 }
 

@@ -41,6 +41,9 @@ pub struct ExecContext {
     stack: Stack,
     /// The reason why the current execution halted, if any.
     done_reason: Option<DoneReason>,
+    /// A panic caught inside the execution handlers, to resume once outside of them.
+    #[cfg(feature = "std")]
+    panic: Option<std::boxed::Box<dyn core::any::Any + Send + 'static>>,
 }
 
 impl Default for ExecContext {
@@ -61,8 +64,10 @@ impl Default for ExecContext {
 // - `DoneReason` may hold an `Sp`, a raw pointer into the cells of this very `Stack`.
 //   Those cells are heap allocated and thus travel along with the `ExecContext`.
 //
-// Both fields are private and only ever handed out via `&mut self`, so a shared reference
-// to an `ExecContext` provides no access to either of them.
+// - `panic` (with `std`) holds a caught panic's payload, which is `Send` but not `Sync`.
+//
+// All fields are private and only ever handed out via `&mut self`, so a shared reference
+// to an `ExecContext` provides no access to any of them.
 //
 // This mirrors the reasoning behind the `Send`/`Sync` of `ResumableCallCommon`, which owns
 // a `Stack` for the same reasons.
@@ -81,6 +86,8 @@ impl ExecContext {
         Self {
             stack,
             done_reason: None,
+            #[cfg(feature = "std")]
+            panic: None,
         }
     }
 
@@ -135,7 +142,20 @@ impl ExecContext {
 
     #[inline]
     pub fn execution_outcome(&mut self) -> Result<Sp, ExecutionOutcome> {
-        self.take_done_reason().into_execution_outcome()
+        let outcome = self.take_done_reason().into_execution_outcome();
+        #[cfg(feature = "std")]
+        if let Some(panic) = self.panic.take() {
+            std::panic::resume_unwind(panic)
+        }
+        outcome
+    }
+
+    /// Keeps `panic`, caught inside the execution handlers, for [`Self::execution_outcome`]
+    /// to resume.
+    #[cfg(feature = "std")]
+    #[cold]
+    pub fn park_panic(&mut self, panic: std::boxed::Box<dyn core::any::Any + Send + 'static>) {
+        self.panic = Some(panic);
     }
 }
 

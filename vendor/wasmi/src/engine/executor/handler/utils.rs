@@ -19,6 +19,7 @@ use crate::{
     core::{CoreMemory as MemoryEntity, CoreTable as TableEntity, RawVal, ShiftAmount},
     engine::{
         FuncEntry,
+        code_map::CompiledFuncRef,
         InOutParams,
         executor::{
             LoadFromCellsByValue,
@@ -73,12 +74,66 @@ pub fn compile_or_get_func_entry(
     store: &mut PrunedStore,
     func: &FuncEntry,
 ) -> Result<(Ip, u16, u16), Error> {
-    let (fuel, features) = store.inner_mut().fuel_and_features();
-    let compiled_func = func.get_or_compile(Some(fuel), features)?;
+    let compiled_func = match func.is_compiled() {
+        true => {
+            let (fuel, features) = store.inner_mut().fuel_and_features();
+            func.get_or_compile(Some(fuel), features)?
+        }
+        false => compile_func_entry(store, func)?,
+    };
     let ip = Ip::from(compiled_func.ops());
     let len_local_slots = compiled_func.len_local_slots();
     let len_stack_slots = compiled_func.len_stack_slots();
     Ok((ip, len_local_slots, len_stack_slots))
+}
+
+/// Lazily translates `func`: the cold path of [`compile_or_get_func_entry`], with a panic of
+/// the translator caught (see [`catch_panic`]).
+#[cold]
+#[inline(never)]
+fn compile_func_entry<'a>(
+    store: &mut PrunedStore,
+    func: &'a FuncEntry,
+) -> Result<CompiledFuncRef<'a>, Error> {
+    catch_panic(store, |store| {
+        let (fuel, features) = store.inner_mut().fuel_and_features();
+        func.get_or_compile(Some(fuel), features)
+    })
+}
+
+/// Runs `f`, code the execution handlers call out to that may panic: host functions and lazy
+/// translation.
+///
+/// On x86-64 the handlers use the non-unwinding `extern "sysv64"` ABI: a panic unwinding
+/// through one aborts the process. With `std` a panic is caught here and parked in the
+/// store's [`ExecContext`], and `f`'s place gets an error that ends the execution; once the
+/// execution has left the handlers the panic resumes (see [`ExecContext::execution_outcome`]),
+/// so that it reaches the embedder as it does on other targets.
+///
+/// Callers must not be inlined into handlers: `catch_unwind` keeps a handler from
+/// tail-calling the next one.
+///
+/// [`ExecContext`]: crate::engine::ExecContext
+/// [`ExecContext::execution_outcome`]: crate::engine::ExecContext::execution_outcome
+#[inline]
+fn catch_panic<R>(
+    store: &mut PrunedStore,
+    f: impl FnOnce(&mut PrunedStore) -> Result<R, Error>,
+) -> Result<R, Error> {
+    #[cfg(feature = "std")]
+    {
+        match std::panic::catch_unwind(core::panic::AssertUnwindSafe(|| f(&mut *store))) {
+            Ok(result) => result,
+            Err(panic) => {
+                store.inner_mut().exec_mut().park_panic(panic);
+                Err(Error::new("a panic unwinds out of the execution"))
+            }
+        }
+    }
+    #[cfg(not(feature = "std"))]
+    {
+        f(store)
+    }
 }
 
 macro_rules! compile_or_get_func_entry {
@@ -890,10 +945,11 @@ pub fn return_call_func_entry(
 
 /// Invokes the host function behind `trampoline`.
 ///
-/// Returns the host provided error if the host function trapped.
+/// Returns the host provided error if the host function trapped. A panic of the host
+/// function is caught (see [`catch_panic`]).
 ///
 /// [`Stack`]: crate::engine::executor::Stack
-#[inline]
+#[inline(never)]
 fn invoke_host(
     store: &mut PrunedStore,
     trampoline: Trampoline,
@@ -901,16 +957,18 @@ fn invoke_host(
     inout: InOutParams,
     call_hooks: CallHooks,
 ) -> Result<(), Error> {
-    match store.call_host_func(trampoline, instance, inout, call_hooks) {
-        Ok(()) => {}
-        Err(StoreError::External(error)) => return Err(error),
-        Err(StoreError::Internal(error)) => unsafe {
-            unreachable_unchecked!(
-                "internal interpreter error while executing host function: {error}"
-            )
-        },
-    }
-    Ok(())
+    catch_panic(store, |store| {
+        match store.call_host_func(trampoline, instance, inout, call_hooks) {
+            Ok(()) => {}
+            Err(StoreError::External(error)) => return Err(error),
+            Err(StoreError::Internal(error)) => unsafe {
+                unreachable_unchecked!(
+                    "internal interpreter error while executing host function: {error}"
+                )
+            },
+        }
+        Ok(())
+    })
 }
 
 pub fn call_host(
