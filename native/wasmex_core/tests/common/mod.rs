@@ -3,6 +3,8 @@
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod sized_fuel;
+
 use wasmex_core::{
     call::Step,
     engine::Engine,
