@@ -1,3 +1,4 @@
+use super::mapping::Mapping;
 use crate::memory::MemoryError;
 use alloc::{slice, vec::Vec};
 use core::{iter, mem::ManuallyDrop};
@@ -6,9 +7,9 @@ use core::{iter, mem::ManuallyDrop};
 ///
 /// # Note
 ///
-/// This is less efficient than the byte buffer implementation that is
-/// based on actual OS provided virtual memory but it is a safe fallback
-/// solution fitting any platform.
+/// Where it can (see [`Mapping`]), the buffer is an anonymous memory mapping: its bytes
+/// cost memory only once written, and it grows without copying or zeroing. Otherwise it is
+/// a `Vec<u8>` (zeroed when allocated and grown), or a static buffer.
 #[derive(Debug)]
 pub struct ByteBuffer {
     /// The pointer to the underlying byte buffer.
@@ -29,18 +30,21 @@ pub struct ByteBuffer {
     capacity: usize,
     /// Whether the [`ByteBuffer`] was initialized from a `&'static [u8]` or a `Vec<u8>`.
     is_static: bool,
+    /// The mapping that holds the bytes, when they are in one: `ptr` is its start and
+    /// `capacity` its length.
+    mapping: Option<Mapping>,
 }
 
 // # Safety
 //
-// `ByteBuffer` is essentially an `enum`` of `Vec<u8>` or `&'static mut [u8]`.
-// Both of them are `Send` so this is sound.
+// `ByteBuffer` is essentially an `enum`` of `Vec<u8>`, `&'static mut [u8]` or `Mapping`.
+// All of them are `Send` so this is sound.
 unsafe impl Send for ByteBuffer {}
 
 // # Safety
 //
-// `ByteBuffer` is essentially an `enum`` of `Vec<u8>` or `&'static mut [u8]`.
-// Both of them are `Sync` so this is sound.
+// `ByteBuffer` is essentially an `enum`` of `Vec<u8>`, `&'static mut [u8]` or `Mapping`.
+// All of them are `Sync` so this is sound.
 unsafe impl Sync for ByteBuffer {}
 
 /// Decomposes the `Vec<u8>` into its raw components.
@@ -74,6 +78,9 @@ impl ByteBuffer {
     ///
     /// If the requested amount of heap bytes could not be allocated.
     pub fn new(size: usize) -> Result<Self, MemoryError> {
+        if let Some(mapping) = Mapping::new(size) {
+            return Ok(Self::mapped(mapping, size));
+        }
         let mut vec = Vec::new();
         if vec.try_reserve(size).is_err() {
             return Err(MemoryError::OutOfSystemMemory);
@@ -85,7 +92,20 @@ impl ByteBuffer {
             len,
             capacity,
             is_static: false,
+            mapping: None,
         })
+    }
+
+    /// A byte buffer of `len` bytes in `mapping`.
+    fn mapped(mapping: Mapping, len: usize) -> Self {
+        debug_assert!(len <= mapping.len());
+        Self {
+            ptr: mapping.as_ptr(),
+            len,
+            capacity: mapping.len(),
+            is_static: false,
+            mapping: Some(mapping),
+        }
     }
 
     /// Creates a new static byte buffer with the given `size` in bytes.
@@ -105,6 +125,7 @@ impl ByteBuffer {
             len: size,
             capacity: buffer.len(),
             is_static: true,
+            mapping: None,
         })
     }
 
@@ -123,6 +144,17 @@ impl ByteBuffer {
     ///     - `static`: If `new_size` is larger than it's the static buffer capacity.
     pub fn grow(&mut self, new_size: usize) -> Result<(), MemoryError> {
         assert!(self.len() <= new_size);
+        if self.mapping.is_some() {
+            return self.grow_mapped(new_size);
+        }
+        if self.len == 0 && !self.is_static {
+            // An empty memory growing: into a mapping if possible, as `new` would have.
+            // (Assigning drops the old buffer, and with it its empty `Vec`.)
+            if let Some(mapping) = Mapping::new(new_size) {
+                *self = Self::mapped(mapping, new_size);
+                return Ok(());
+            }
+        }
         match self.get_vec() {
             Some(vec) => self.grow_vec(vec, new_size),
             None => self.grow_static(new_size),
@@ -142,6 +174,21 @@ impl ByteBuffer {
         };
         vec.resize(new_size, 0x00_u8);
         (self.ptr, self.len, self.capacity) = vec_into_raw_parts(ManuallyDrop::into_inner(vec));
+        Ok(())
+    }
+
+    /// Grow the byte buffer to the given `new_size` when backed by a [`Mapping`]: the new
+    /// bytes read as zero without being written.
+    fn grow_mapped(&mut self, new_size: usize) -> Result<(), MemoryError> {
+        let Some(mapping) = &mut self.mapping else {
+            return Err(MemoryError::OutOfSystemMemory);
+        };
+        if !mapping.grow(new_size) {
+            return Err(MemoryError::OutOfSystemMemory);
+        }
+        self.ptr = mapping.as_ptr();
+        self.capacity = mapping.len();
+        self.len = new_size;
         Ok(())
     }
 
@@ -165,8 +212,8 @@ impl ByteBuffer {
     pub fn data(&self) -> &[u8] {
         // # Safety
         //
-        // The byte buffer is either backed by a `Vec<u8>` or a &'static [u8]`
-        // which are both valid byte slices in the range `self.ptr[0..self.len]`.
+        // The byte buffer is backed by a `Vec<u8>`, a &'static [u8]` or a `Mapping`
+        // which are all valid byte slices in the range `self.ptr[0..self.len]`.
         unsafe { slice::from_raw_parts(self.ptr, self.len) }
     }
 
@@ -174,8 +221,8 @@ impl ByteBuffer {
     pub fn data_mut(&mut self) -> &mut [u8] {
         // # Safety
         //
-        // The byte buffer is either backed by a `Vec<u8>` or a &'static [u8]`
-        // which are both valid byte slices in the range `self.ptr[0..self.len]`.
+        // The byte buffer is backed by a `Vec<u8>`, a &'static [u8]` or a `Mapping`
+        // which are all valid byte slices in the range `self.ptr[0..self.len]`.
         unsafe { slice::from_raw_parts_mut(self.ptr, self.len) }
     }
 
@@ -189,7 +236,7 @@ impl ByteBuffer {
     /// - The returned `Vec` is returned as [`ManuallyDrop`] to prevent its buffer from being freed
     ///   automatically upon going out of scope.
     fn get_vec(&mut self) -> Option<ManuallyDrop<Vec<u8>>> {
-        if self.is_static {
+        if self.is_static || self.mapping.is_some() {
             return None;
         }
         // Safety

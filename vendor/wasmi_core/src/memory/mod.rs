@@ -1,6 +1,7 @@
 mod access;
 mod buffer;
 mod error;
+mod mapping;
 mod ty;
 
 #[cfg(test)]
