@@ -8,7 +8,9 @@
 //! global and fuel operations. Every step may fail with an [`wasmex_core::Error`]; what it
 //! must never do is panic, abort, hang or take unbounded memory.
 //!
-//! `src/main.rs` runs it for a fixed time over generated inputs (`scripts/fuzz`);
+//! [`run_memory_case`] is a focused target for linear memories, checked against a model.
+//!
+//! `src/main.rs` runs either for a fixed time over generated inputs (`scripts/fuzz`);
 //! `tests/regressions.rs` replays the inputs of past findings.
 
 use arbitrary::{Result, Unstructured};
@@ -26,6 +28,9 @@ use wasmex_core::{
     wasi::{self, Output, WasiOptions},
 };
 use wasmi::{FuncType, ValType};
+
+mod memory_model;
+pub use memory_model::run_memory_case;
 
 /// The most bytes a linear memory may take in a fuzzed store.
 pub const MEMORY_LIMIT: usize = 64 << 20;
@@ -66,6 +71,10 @@ pub struct Reached {
     pub returned: u32,
     /// Host calls answered.
     pub host_calls: u32,
+    /// Operations on a linear memory checked against a model (`--target memory`).
+    pub memory_operations: u32,
+    /// Growths of a linear memory that succeeded (`--target memory`).
+    pub memory_growths: u32,
 }
 
 struct SplitMix(u64);
