@@ -85,3 +85,42 @@ fn a_table_grow_bigger_than_a_slice_finishes() {
     assert_eq!(ints(&ran.results), [0, 600_000]);
     assert!(ran.fuel.unwrap() >= 600_000 * 4 / 64);
 }
+
+/// A function wasmi validates but cannot translate (40,000 `v128` locals need more than its
+/// 65,535 stack slots), followed by `nops` bytes of `nop`.
+fn untranslatable(nops: usize) -> String {
+    format!(
+        r#"(module (func (export "f") (local {}) {}))"#,
+        "v128 ".repeat(40_000),
+        "nop ".repeat(nops)
+    )
+}
+
+/// With lazy translation, a big function is translated when its module is compiled (on a
+/// dirty scheduler for big modules), never inside a call's slice; small ones on first call.
+#[test]
+fn big_functions_are_translated_when_their_module_is_compiled() {
+    use wasmex_core::{engine::CompilationMode, module::Module};
+    let lazy = EngineOptions::default().engine();
+    let eager = EngineOptions {
+        compilation_mode: CompilationMode::Eager,
+        ..EngineOptions::default()
+    }
+    .engine();
+
+    // Small: translated on its first call.
+    let small = untranslatable(0);
+    assert!(Module::compile(&eager, small.as_bytes()).is_err());
+    let module = Module::compile(&lazy, small.as_bytes()).unwrap();
+    let mut store = Store::new(&lazy, None, &Limits::default());
+    let instance = wasmex_core::instance::instantiate(&mut store, &module, &[], &[])
+        .unwrap()
+        .instance;
+    let error = run(&mut store, instance, "f", &[], &mut no_imports, 10).unwrap_err();
+    assert!(error.to_string().contains("too many"), "{error}");
+
+    // A megabyte: translated, and refused, when compiled.
+    let big = untranslatable(1 << 20);
+    let error = Module::compile(&lazy, big.as_bytes()).err().unwrap();
+    assert!(error.to_string().contains("too many"), "{error}");
+}
