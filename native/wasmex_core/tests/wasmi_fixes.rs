@@ -100,7 +100,10 @@ fn untranslatable(nops: usize) -> String {
 /// dirty scheduler for big modules), never inside a call's slice; small ones on first call.
 #[test]
 fn big_functions_are_translated_when_their_module_is_compiled() {
-    use wasmex_core::{engine::CompilationMode, module::Module};
+    use wasmex_core::{
+        engine::{CompilationMode, LAZY_TRANSLATION_MAX_BYTES},
+        module::Module,
+    };
     let lazy = EngineOptions::default().engine();
     let eager = EngineOptions {
         compilation_mode: CompilationMode::Eager,
@@ -119,8 +122,11 @@ fn big_functions_are_translated_when_their_module_is_compiled() {
     let error = run(&mut store, instance, "f", &[], &mut no_imports, 10).unwrap_err();
     assert!(error.to_string().contains("too many"), "{error}");
 
-    // A megabyte: translated, and refused, when compiled.
-    let big = untranslatable(1 << 20);
+    // Just over the limit: translated, and refused, when compiled.
+    let big = untranslatable(LAZY_TRANSLATION_MAX_BYTES);
     let error = Module::compile(&lazy, big.as_bytes()).err().unwrap();
     assert!(error.to_string().contains("too many"), "{error}");
+    // Just under it: on first call.
+    let under = untranslatable(LAZY_TRANSLATION_MAX_BYTES - 16);
+    assert!(Module::compile(&lazy, under.as_bytes()).is_ok());
 }

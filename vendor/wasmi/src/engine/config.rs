@@ -28,6 +28,8 @@ pub struct Config {
     operator_cost: OperatorCostStrategy,
     /// The mode of Wasm to Wasmi bytecode compilation.
     compilation_mode: CompilationMode,
+    /// Lazy compilation modes translate function bodies bigger than this eagerly.
+    eager_translation_threshold: usize,
     /// Enforced limits for Wasm module parsing and compilation.
     limits: EnforcedLimits,
 }
@@ -67,6 +69,7 @@ impl Default for Config {
             fuel_costs: FuelCostsProvider::default(),
             operator_cost: OperatorCostStrategy::default(),
             compilation_mode: CompilationMode::default(),
+            eager_translation_threshold: usize::MAX,
             limits: EnforcedLimits::default(),
         }
     }
@@ -452,6 +455,31 @@ impl Config {
     /// [`Engine`]: crate::Engine
     pub(super) fn get_compilation_mode(&self) -> CompilationMode {
         self.compilation_mode
+    }
+
+    /// Translates function bodies bigger than `bytes` when their module is compiled, also
+    /// with a lazy [`CompilationMode`]; smaller ones follow the mode.
+    ///
+    /// Translating a big function takes long (about 10 ns a byte on a desktop CPU): this
+    /// keeps that work out of the executions that would otherwise translate it on first
+    /// call, for embedders that bound how long an execution step may take.
+    ///
+    /// By default every function follows the [`CompilationMode`] (`usize::MAX`).
+    pub fn eager_translation_threshold(&mut self, bytes: usize) -> &mut Self {
+        self.eager_translation_threshold = bytes;
+        self
+    }
+
+    /// Returns the [`CompilationMode`] a function body of `len_body` bytes is compiled with.
+    pub(super) fn compilation_mode_for(&self, len_body: usize) -> CompilationMode {
+        match self.get_compilation_mode() {
+            CompilationMode::Lazy | CompilationMode::LazyTranslation
+                if len_body > self.eager_translation_threshold =>
+            {
+                CompilationMode::Eager
+            }
+            mode => mode,
+        }
     }
 
     /// Sets the [`EnforcedLimits`] enforced by the [`Engine`] for Wasm module parsing and compilation.

@@ -678,7 +678,7 @@ impl EngineInner {
         func_to_validate: Option<FuncToValidate>,
     ) -> Result<(), Error> {
         let features = self.config().wasm_features();
-        match (self.config.get_compilation_mode(), func_to_validate) {
+        match (self.config.compilation_mode_for(bytes.len()), func_to_validate) {
             #[cfg(feature = "validate")]
             (CompilationMode::Eager, Some(func_to_validate)) => {
                 let (translation_allocs, validation_allocs) = self.get_allocs();
