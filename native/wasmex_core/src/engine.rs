@@ -104,7 +104,9 @@ pub struct EngineOptions {
 const MIN_STACK_HEIGHT: usize = 1_000;
 
 /// Function bodies bigger than this (in bytes) are translated when their module is
-/// compiled, also with [`CompilationMode::LazyTranslation`]; smaller ones on first call.
+/// compiled, also with [`CompilationMode::LazyTranslation`]; smaller ones on first call,
+/// and a call suspends (as if out of fuel, but charged nothing) once it has translated
+/// more than this many bytes in one slice.
 ///
 /// A lazily translated function is translated inside the call slice that first calls it,
 /// on the caller's scheduler, at about 10 ns a byte on this project's x86-64 machine (a
@@ -134,6 +136,10 @@ impl EngineOptions {
             CompilationMode::Eager => wasmi::CompilationMode::Eager,
         });
         config.eager_translation_threshold(LAZY_TRANSLATION_MAX_BYTES);
+        // Translation costs no fuel, so one slice could otherwise translate a whole module
+        // (code in branches not taken costs nothing to run): a call suspends, as if out of
+        // fuel, after each 16 KiB translated, and goes on with the same fuel.
+        config.translation_yield(LAZY_TRANSLATION_MAX_BYTES as u64);
         if let Some(depth) = self.max_recursion_depth {
             config.set_max_recursion_depth(depth.max(1));
         }

@@ -228,6 +228,14 @@ pub struct Fuel {
     enabled: bool,
     /// The fuel costs.
     costs: FuelCostsProvider,
+    /// Remaining fuel set aside by [`Fuel::note_translated`]: it cannot be spent, but
+    /// [`Fuel::get_fuel`] counts it, until [`Fuel::set_fuel`].
+    parked: u64,
+    /// Bytes of Wasm translated lazily since the fuel was last set.
+    translated: u64,
+    /// Once more bytes than this were translated lazily since the fuel was last set, the
+    /// remaining fuel is parked (see [`Fuel::note_translated`]).
+    translation_yield: u64,
 }
 
 impl Fuel {
@@ -237,6 +245,32 @@ impl Fuel {
             remaining: 0,
             enabled,
             costs,
+            parked: 0,
+            translated: 0,
+            translation_yield: u64::MAX,
+        }
+    }
+
+    /// Parks the remaining fuel once more than `bytes` of Wasm were translated lazily since
+    /// the fuel was last set (see [`Fuel::note_translated`]). `u64::MAX` never does.
+    pub fn set_translation_yield(&mut self, bytes: u64) {
+        self.translation_yield = bytes;
+    }
+
+    /// Records that `len_bytes` of Wasm were translated lazily.
+    ///
+    /// Translating costs no fuel of its own unless configured, and code that is translated
+    /// is not necessarily run: a resumable execution could translate a whole module between
+    /// two out-of-fuel suspensions. Once more bytes than the translation yield were
+    /// translated since the fuel was last set, the remaining fuel is parked: the execution
+    /// runs out of fuel at its next instruction that consumes fuel, and resumes when the fuel
+    /// is set again. The parked fuel still counts as remaining for [`Fuel::get_fuel`], so
+    /// the fuel an execution uses is the same as without the suspension.
+    pub fn note_translated(&mut self, len_bytes: u64) {
+        self.translated = self.translated.saturating_add(len_bytes);
+        if self.translated > self.translation_yield {
+            self.parked = self.parked.saturating_add(self.remaining);
+            self.remaining = 0;
         }
     }
 
@@ -267,6 +301,8 @@ impl Fuel {
     pub fn set_fuel(&mut self, fuel: u64) -> Result<(), FuelError> {
         self.check_fuel_metering_enabled()?;
         self.remaining = fuel;
+        self.parked = 0;
+        self.translated = 0;
         Ok(())
     }
 
@@ -277,7 +313,7 @@ impl Fuel {
     /// If fuel metering is disabled.
     pub fn get_fuel(&self) -> Result<u64, FuelError> {
         self.check_fuel_metering_enabled()?;
-        Ok(self.remaining)
+        Ok(self.remaining.saturating_add(self.parked))
     }
 
     /// Synthetically consumes an amount of [`Fuel`].

@@ -30,6 +30,8 @@ pub struct Config {
     compilation_mode: CompilationMode,
     /// Lazy compilation modes translate function bodies bigger than this eagerly.
     eager_translation_threshold: usize,
+    /// Resumable executions run out of fuel after translating this many bytes lazily.
+    translation_yield: u64,
     /// Enforced limits for Wasm module parsing and compilation.
     limits: EnforcedLimits,
 }
@@ -70,6 +72,7 @@ impl Default for Config {
             operator_cost: OperatorCostStrategy::default(),
             compilation_mode: CompilationMode::default(),
             eager_translation_threshold: usize::MAX,
+            translation_yield: u64::MAX,
             limits: EnforcedLimits::default(),
         }
     }
@@ -468,6 +471,31 @@ impl Config {
     pub fn eager_translation_threshold(&mut self, bytes: usize) -> &mut Self {
         self.eager_translation_threshold = bytes;
         self
+    }
+
+    /// Makes an execution run out of fuel once it has translated more than `bytes` of Wasm
+    /// lazily since its fuel was last set, without charging it: the fuel left is set aside
+    /// (it still counts as remaining) until the fuel is set again, as when a resumable call
+    /// is resumed after running out of fuel.
+    ///
+    /// Lazy translation costs no fuel unless [`Config::fuel_cost`] charges it, and code
+    /// that is translated need not run (a branch not taken), so a resumable call given a
+    /// budget of fuel could otherwise translate a whole module before it runs out. This
+    /// bounds the translation done between two suspensions, for embedders that suspend
+    /// executions to bound how long each step takes; it changes neither results nor fuel.
+    /// Only resumable calls can go on after such a suspension.
+    ///
+    /// By default executions never run out of fuel for translating (`u64::MAX`). Requires
+    /// [`Config::consume_fuel`].
+    pub fn translation_yield(&mut self, bytes: u64) -> &mut Self {
+        self.translation_yield = bytes;
+        self
+    }
+
+    /// Returns the number of lazily translated bytes after which an execution runs out of
+    /// fuel (see [`Config::translation_yield`]).
+    pub(crate) fn get_translation_yield(&self) -> u64 {
+        self.translation_yield
     }
 
     /// Returns the [`CompilationMode`] a function body of `len_body` bytes is compiled with.

@@ -160,7 +160,8 @@ impl StoreInner {
         let config = engine.config();
         let fuel_enabled = config.get_consume_fuel();
         let fuel_costs = config.get_fuel_costs().clone();
-        let fuel = Fuel::new(fuel_enabled, fuel_costs);
+        let mut fuel = Fuel::new(fuel_enabled, fuel_costs);
+        fuel.set_translation_yield(config.get_translation_yield());
         let features = config.wasm_features();
         StoreInner {
             exec: ExecContext::default(),

@@ -886,7 +886,8 @@ impl UncompiledFuncEntry {
             let translation_fuel = costs.fuel_for_translating_bytes(len_bytes);
             translation_fuel.saturating_add(validation_fuel)
         };
-        if let Some(fuel) = fuel {
+        let mut fuel = fuel;
+        if let Some(fuel) = fuel.as_deref_mut() {
             match fuel.consume_fuel(compilation_fuel) {
                 Err(FuelError::OutOfFuel { required_fuel }) => {
                     return Err(Error::from(ResumableOutOfFuelError::new(required_fuel)));
@@ -945,6 +946,9 @@ impl UncompiledFuncEntry {
                 engine.recycle_translation_allocs(allocs);
             }
         };
+        if let Some(fuel) = fuel {
+            fuel.note_translated(len_bytes);
+        }
         Ok(unsafe { result.assume_init() })
     }
 }
