@@ -224,3 +224,65 @@ fn lazy_translation_yields_and_uses_no_fuel() {
         "lazy and eager translation use different fuel"
     );
 }
+
+/// A guest that loops over `memory.grow` or `table.grow`, succeeding or failing.
+const GROW_LOOPS: &str = r#"(module
+  (memory 1 1)
+  (memory $big 1)
+  (table $full 1 1 funcref)
+  (table $t 1 funcref)
+  (func (export "memory_fails") (param $n i32) (result i32)
+    (loop $l
+      (drop (memory.grow (i32.const 1)))
+      (br_if $l (local.tee $n (i32.sub (local.get $n) (i32.const 1)))))
+    (memory.size))
+  (func (export "memory_grows") (param $n i32) (result i32)
+    (loop $l
+      (drop (memory.grow $big (i32.const 1)))
+      (br_if $l (local.tee $n (i32.sub (local.get $n) (i32.const 1)))))
+    (memory.size $big))
+  (func (export "table_fails") (param $n i32) (result i32)
+    (loop $l
+      (drop (table.grow $full (ref.null func) (i32.const 1)))
+      (br_if $l (local.tee $n (i32.sub (local.get $n) (i32.const 1)))))
+    (table.size $full))
+  (func (export "table_grows") (param $n i32) (result i32)
+    (loop $l
+      (drop (table.grow $t (ref.null func) (i32.const 1)))
+      (br_if $l (local.tee $n (i32.sub (local.get $n) (i32.const 1)))))
+    (table.size $t)))"#;
+
+/// wasmi 2.0.0's `memory.grow` and `table.grow` handlers passed stack slots to the store
+/// and so called the next instruction's handler instead of tail-calling it: every grow,
+/// failed or not, left a native stack frame until the slice ended. A loop of failing
+/// grows in one slice overflowed the stack and crashed the process (the BEAM included: a
+/// scheduler thread's stack is small). This runs the loops on a thread with a 256 KiB
+/// stack, in slices of up to 100,000,000 fuel.
+#[test]
+fn grow_loops_run_in_constant_native_stack() {
+    let worker = std::thread::Builder::new()
+        .stack_size(256 << 10)
+        .spawn(|| {
+            let engine = EngineOptions::default().engine();
+            let mut store = Store::new(&engine, None, &Limits::default());
+            store.set_slice(Some(100_000_000));
+            let instance = instantiate(&mut store, &engine, GROW_LOOPS, &[]);
+            let mut call = |name: &str, n: i32| {
+                let ran = run(
+                    &mut store,
+                    instance,
+                    name,
+                    &[Input::Int(n.into())],
+                    &mut no_imports,
+                    10_000,
+                );
+                ints(&ran.unwrap().results)
+            };
+            assert_eq!(call("memory_fails", 1_000_000), [1]);
+            assert_eq!(call("memory_grows", 4_000), [4_001]);
+            assert_eq!(call("table_fails", 1_000_000), [1]);
+            assert_eq!(call("table_grows", 1_000_000), [1_000_001]);
+        })
+        .unwrap();
+    worker.join().unwrap();
+}
