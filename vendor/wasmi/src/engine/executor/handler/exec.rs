@@ -23,13 +23,13 @@ use crate::{
         executor::handler::{
             Control,
             dispatch::Break,
-            utils::{self, GetValue, IntoControl as _, LoadEntity, LoadHandle as _},
+            utils::{self, GetValue, GrowOutcome, IntoControl as _, LoadEntity, LoadHandle as _},
         },
         utils::unreachable_unchecked,
     },
-    errors::{FuelError, MemoryError, TableError},
+    errors::{FuelError, TableError},
     ir::{self, BoundedSlotSpan},
-    store::{PrunedStore, StoreError},
+    store::PrunedStore,
 };
 use core::cmp;
 
@@ -402,9 +402,8 @@ execution_handler! {
             delta,
         } = unsafe { args.decode_op() };
         let delta: u64 = args.get(delta);
-        let memref = unsafe { instance.load_handle(memory) };
-        let return_value = match store.grow_memory(&memref, delta) {
-            Ok(return_value) => {
+        let return_value = match utils::grow_memory(store, instance, memory, delta) {
+            GrowOutcome::Grown(return_value) => {
                 // The `memory.grow` operation might have invalidated the cached
                 // linear memory so we need to reset it in order for the cache to
                 // reload in case it is used again.
@@ -413,28 +412,13 @@ execution_handler! {
                 }
                 return_value
             }
-            Err(StoreError::External(
-                MemoryError::OutOfBoundsGrowth | MemoryError::OutOfSystemMemory,
-            )) => {
-                let memory = unsafe { instance.load_entity_mut(store, memory) };
-                let memory_ty = memory.ty();
-                match memory_ty.is_64() {
-                    true => u64::MAX,
-                    false => u64::from(u32::MAX),
-                }
-            }
-            Err(StoreError::External(MemoryError::OutOfFuel { required_fuel })) => {
+            GrowOutcome::Refused(return_value) => return_value,
+            GrowOutcome::OutOfFuel(required_fuel) => {
                 args.set_ip(ip);
                 out_of_fuel!(store, args, required_fuel)
             }
-            Err(StoreError::External(MemoryError::ResourceLimiterDeniedAllocation)) => {
+            GrowOutcome::Limited => {
                 trap!(TrapCode::GrowthOperationLimited);
-            }
-            Err(StoreError::Internal(error)) => unsafe {
-                unreachable_unchecked!("internal interpreter error: {error}")
-            },
-            Err(error) => {
-                panic!("`memory.grow`: internal interpreter error: {error}")
             }
         };
         args.set(result, return_value);
@@ -678,30 +662,16 @@ execution_handler! {
             delta,
             value,
         } = unsafe { args.decode_op() };
-        let table_ref = unsafe { instance.load_handle(table) };
         let delta = args.get(delta);
-        let value = args.get(value);
-        let return_value = match store.grow_table(&table_ref, delta, value) {
-            Ok(return_value) => return_value,
-            Err(StoreError::External(TableError::GrowOutOfBounds | TableError::OutOfSystemMemory)) => {
-                let table = unsafe { instance.load_entity_mut(store, table) };
-                match table.ty().is_64() {
-                    true => u64::MAX,
-                    false => u64::from(u32::MAX),
-                }
-            }
-            Err(StoreError::External(TableError::OutOfFuel { required_fuel })) => {
+        let value: RawRef = args.get(value);
+        let return_value = match utils::grow_table(store, instance, table, delta, value) {
+            GrowOutcome::Grown(return_value) | GrowOutcome::Refused(return_value) => return_value,
+            GrowOutcome::OutOfFuel(required_fuel) => {
                 args.set_ip(ip);
                 out_of_fuel!(store, args, required_fuel)
             }
-            Err(StoreError::External(TableError::ResourceLimiterDeniedAllocation)) => {
+            GrowOutcome::Limited => {
                 trap!(TrapCode::GrowthOperationLimited);
-            }
-            Err(StoreError::Internal(error)) => unsafe {
-                unreachable_unchecked!("internal interpreter error: {error}")
-            },
-            Err(error) => {
-                panic!("`table.grow`: internal interpreter error: {error}")
             }
         };
         args.set(result, return_value);

@@ -600,6 +600,104 @@ pub fn is_default_memory(_instance: Inst, memory: ir::MemoryAddr) -> bool {
     u32::from(memory) == 0
 }
 
+/// What `memory.grow` or `table.grow` leaves its handler to do.
+#[derive(Debug, Copy, Clone)]
+pub enum GrowOutcome {
+    /// Grown: the instruction's result is the old size.
+    Grown(u64),
+    /// Refused (out of bounds, out of system memory): the result is `-1` of the index type.
+    Refused(u64),
+    /// Out of fuel: the fuel the growth requires.
+    OutOfFuel(u64),
+    /// The resource limiter denied the growth and asks for a trap.
+    Limited,
+}
+
+/// Grows the linear memory `memory` of `instance` by `delta` pages, for `memory.grow`.
+///
+/// # Note
+///
+/// Out of line, with its arguments and its result in registers: inlined into the handler,
+/// the stack slots it passes to the store (the memory handle, the result) would escape,
+/// and a handler with an escaping stack slot calls the next handler instead of tail-calling
+/// it. Every `memory.grow` executed then left a native stack frame behind until the
+/// execution returned, and a loop of failing growths overflowed the stack.
+#[inline(never)]
+pub fn grow_memory(
+    store: &mut PrunedStore,
+    instance: Inst,
+    memory: ir::MemoryAddr,
+    delta: u64,
+) -> GrowOutcome {
+    let memref = unsafe { instance.load_handle(memory) };
+    match store.grow_memory(&memref, delta) {
+        Ok(return_value) => GrowOutcome::Grown(return_value),
+        Err(StoreError::External(
+            crate::errors::MemoryError::OutOfBoundsGrowth
+            | crate::errors::MemoryError::OutOfSystemMemory,
+        )) => {
+            let memory = unsafe { instance.load_entity_mut(store, memory) };
+            GrowOutcome::Refused(match memory.ty().is_64() {
+                true => u64::MAX,
+                false => u64::from(u32::MAX),
+            })
+        }
+        Err(StoreError::External(crate::errors::MemoryError::OutOfFuel { required_fuel })) => {
+            GrowOutcome::OutOfFuel(required_fuel)
+        }
+        Err(StoreError::External(
+            crate::errors::MemoryError::ResourceLimiterDeniedAllocation,
+        )) => GrowOutcome::Limited,
+        Err(StoreError::Internal(error)) => unsafe {
+            unreachable_unchecked!("internal interpreter error: {error}")
+        },
+        Err(error) => {
+            panic!("`memory.grow`: internal interpreter error: {error}")
+        }
+    }
+}
+
+/// Grows the table `table` of `instance` by `delta` elements of `value`, for `table.grow`.
+///
+/// # Note
+///
+/// Out of line for the reason given at [`grow_memory`].
+#[inline(never)]
+pub fn grow_table(
+    store: &mut PrunedStore,
+    instance: Inst,
+    table: ir::TableAddr,
+    delta: u64,
+    value: crate::core::RawRef,
+) -> GrowOutcome {
+    let table_ref = unsafe { instance.load_handle(table) };
+    match store.grow_table(&table_ref, delta, value) {
+        Ok(return_value) => GrowOutcome::Grown(return_value),
+        Err(StoreError::External(
+            crate::errors::TableError::GrowOutOfBounds
+            | crate::errors::TableError::OutOfSystemMemory,
+        )) => {
+            let table = unsafe { instance.load_entity_mut(store, table) };
+            GrowOutcome::Refused(match table.ty().is_64() {
+                true => u64::MAX,
+                false => u64::from(u32::MAX),
+            })
+        }
+        Err(StoreError::External(crate::errors::TableError::OutOfFuel { required_fuel })) => {
+            GrowOutcome::OutOfFuel(required_fuel)
+        }
+        Err(StoreError::External(crate::errors::TableError::ResourceLimiterDeniedAllocation)) => {
+            GrowOutcome::Limited
+        }
+        Err(StoreError::Internal(error)) => unsafe {
+            unreachable_unchecked!("internal interpreter error: {error}")
+        },
+        Err(error) => {
+            panic!("`table.grow`: internal interpreter error: {error}")
+        }
+    }
+}
+
 /// Extracts the data pointer and length of `(memory 0)`.
 ///
 /// # Note (Safety)
