@@ -180,13 +180,24 @@ fn main() {
         })
         .collect();
 
-    // Progress, and hang detection: a case must end within 10 s.
+    // Progress, and hang detection: a case must end within 10 s. The cases running are
+    // written to `<findings>/running` every 200 ms: when a case aborts the process (a
+    // native stack overflow, the OOM killer), that file names it.
     let watcher = {
         let (totals, running, stop) = (totals.clone(), running.clone(), stop.clone());
+        let running_file = format!("{findings_dir}/running");
+        let _ = std::fs::create_dir_all(&findings_dir);
         std::thread::spawn(move || {
             let mut last_report = Instant::now();
             while !stop.load(Ordering::Relaxed) {
                 std::thread::sleep(Duration::from_millis(200));
+                let cases: Vec<String> = running
+                    .iter()
+                    .map(|slot| slot.0.load(Ordering::Relaxed))
+                    .filter(|case| *case != u64::MAX)
+                    .map(|case| format!("seed {seed} case {case}"))
+                    .collect();
+                let _ = std::fs::write(&running_file, cases.join("\n") + "\n");
                 let now = started.elapsed().as_millis() as u64;
                 for slot in running.iter() {
                     let case = slot.0.load(Ordering::Relaxed);
