@@ -133,60 +133,17 @@ fn big_functions_are_translated_when_their_module_is_compiled() {
 
 /// A module of `n` functions whose bodies are `reps` additions inside an `if` that is never
 /// taken (translated, but charged no fuel), and `entry`, which calls them all once.
-fn untaken_bodies(n: u32, reps: usize) -> Vec<u8> {
-    fn leb(mut value: u64, out: &mut Vec<u8>) {
-        loop {
-            let byte = (value & 0x7f) as u8;
-            value >>= 7;
-            if value == 0 {
-                out.push(byte);
-                return;
-            }
-            out.push(byte | 0x80);
-        }
-    }
-    fn section(id: u8, body: &[u8], out: &mut Vec<u8>) {
-        out.push(id);
-        leb(body.len() as u64, out);
-        out.extend_from_slice(body);
-    }
-    let mut module = b"\0asm\x01\0\0\0".to_vec();
-    // Types: () -> i32 for the callees, () -> i32 for entry too.
-    section(1, &[1, 0x60, 0, 1, 0x7f], &mut module);
-    let mut funcs = Vec::new();
-    leb(u64::from(n) + 1, &mut funcs);
-    funcs.extend(std::iter::repeat_n(0, n as usize + 1));
-    section(3, &funcs, &mut module);
-    let mut exports = vec![1, 5];
-    exports.extend_from_slice(b"entry");
-    exports.push(0);
-    leb(u64::from(n), &mut exports);
-    section(7, &exports, &mut module);
-    let mut code = Vec::new();
-    leb(u64::from(n) + 1, &mut code);
-    for _ in 0..n {
-        // (local i32) local.get 0; if; (local.get 0; i32.const 1; i32.add; local.set 0)*; end;
-        // local.get 0
-        let mut body = vec![1, 1, 0x7f, 0x20, 0, 0x04, 0x40];
-        for _ in 0..reps {
-            body.extend_from_slice(&[0x20, 0, 0x41, 1, 0x6a, 0x21, 0]);
-        }
-        body.extend_from_slice(&[0x0b, 0x20, 0, 0x0b]);
-        leb(body.len() as u64, &mut code);
-        code.extend_from_slice(&body);
-    }
-    // entry: the sum of every callee's result (0), plus 7.
-    let mut body = vec![0, 0x41, 7];
-    for i in 0..n {
-        body.push(0x10);
-        leb(u64::from(i), &mut body);
-        body.push(0x6a);
-    }
-    body.push(0x0b);
-    leb(body.len() as u64, &mut code);
-    code.extend_from_slice(&body);
-    section(10, &code, &mut module);
-    module
+fn untaken_bodies(n: u32, reps: usize) -> String {
+    let addition = "local.get 0 i32.const 1 i32.add local.set 0 ";
+    let callee = format!(
+        "(func (result i32) (local i32) (if (local.get 0) (then {})) (local.get 0))\n",
+        addition.repeat(reps)
+    );
+    let calls: String = (0..n).map(|i| format!("(call {i}) i32.add ")).collect();
+    format!(
+        r#"(module {} (func (export "entry") (result i32) i32.const 7 {calls}))"#,
+        callee.repeat(n as usize)
+    )
 }
 
 /// Code that is translated but never run costs no fuel: lazily translating many such
@@ -198,6 +155,7 @@ fn lazy_translation_yields_and_uses_no_fuel() {
     use wasmex_core::{engine::CompilationMode, module::Module};
     // 100 functions of 14 KB each: 1.4 MB to translate, about 12 ms.
     let wasm = untaken_bodies(100, 2_000);
+    let wasm = wasm.as_bytes();
     let mut fuel = Vec::new();
     for mode in [CompilationMode::LazyTranslation, CompilationMode::Eager] {
         let engine = EngineOptions {
@@ -205,7 +163,7 @@ fn lazy_translation_yields_and_uses_no_fuel() {
             ..EngineOptions::default()
         }
         .engine();
-        let module = Module::compile(&engine, &wasm).unwrap();
+        let module = Module::compile(&engine, wasm).unwrap();
         let mut store = Store::new(&engine, Some(u64::MAX), &Limits::default());
         // One slice could run the whole call.
         store.set_slice(Some(100_000_000));
