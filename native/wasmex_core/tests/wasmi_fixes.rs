@@ -237,7 +237,11 @@ fn grow_loops_run_in_constant_native_stack() {
                 ints(&ran.unwrap().results)
             };
             assert_eq!(call("memory_fails", 1_000_000), [1]);
-            assert_eq!(call("memory_grows", 4_000), [4_001]);
+            // 250 MiB in 4,000 steps; a 32-bit host may run out of address space first.
+            let [size] = call("memory_grows", 4_000)[..] else {
+                panic!("memory_grows returns one i32")
+            };
+            assert!((1_000..=4_001).contains(&size), "{size} pages");
             assert_eq!(call("table_fails", 1_000_000), [1]);
             assert_eq!(call("table_grows", 1_000_000), [1_000_001]);
         })
