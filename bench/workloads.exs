@@ -367,65 +367,246 @@ end
 
 defmodule Bench.W8 do
   @moduledoc false
-  # Footprint: the stripped NIF, and the memory of 10,000 live instances.
+  # Footprint: the stripped NIF, the memory of 10,000 live instances (a small module with
+  # a 1-page, a 16-page and no linear memory), and what big linear memories and big
+  # functions cost: time, the longest hold of a normal scheduler (`long_schedule`, only
+  # holds over 1 ms are reported: 0 means none), and resident memory. Memory figures run
+  # in fresh OS processes (Bench.Guests.isolated).
   @instances 10_000
+  @gib 1_073_741_824
 
   def run(_opts) do
     so = Application.app_dir(:wasmex_interp, "priv/native/libwasmex_interp.so")
     stripped = Path.join(System.tmp_dir!(), "libwasmex_interp.stripped.so")
     {_, 0} = System.cmd("strip", ["-o", stripped, so])
     size_mb = File.stat!(stripped).size / 1_048_576
+    big = Bench.Guests.isolated(__MODULE__, :big_memories)
 
     [
       Bench.row("W8", "NIF size, stripped (x86_64)", size_mb, "MB", {:le, 6.0}),
       Bench.row(
         "W8",
-        "RSS per live instance (shared engine)",
-        per_instance(true),
+        "RSS per live instance, 1-page memory (shared engine)",
+        Bench.Guests.isolated(__MODULE__, :one_page),
         "KB",
-        {:le, 100}
+        {:le, 12}
       ),
       Bench.row(
         "W8",
-        "RSS per live instance (Store.new(), own engine)",
-        per_instance(false),
+        "RSS per live instance, 16-page memory (shared engine)",
+        Bench.Guests.isolated(__MODULE__, :sixteen_pages),
         "KB",
         nil
-      )
+      ),
+      Bench.row(
+        "W8",
+        "RSS per live instance, no memory (shared engine)",
+        Bench.Guests.isolated(__MODULE__, :no_memory),
+        "KB",
+        nil
+      ),
+      Bench.row(
+        "W8",
+        "RSS per live instance, 10,000 in one store, no memory",
+        Bench.Guests.isolated(__MODULE__, :one_store_no_memory),
+        "KB",
+        {:le, 2}
+      ),
+      Bench.row(
+        "W8",
+        "RSS per live instance, 10,000 in one store, 1-page memory",
+        Bench.Guests.isolated(__MODULE__, :one_store_one_page),
+        "KB",
+        {:le, 2}
+      ),
+      Bench.row(
+        "W8",
+        "RSS per live instance, 1-page memory (Store.new(), own engine)",
+        Bench.Guests.isolated(__MODULE__, :own_engine),
+        "KB",
+        nil
+      ),
+      Bench.row("W8", "guest memory.grow of 1 GiB", big.grow_1g_ms, "ms", nil),
+      Bench.row("W8", "  its longest normal-scheduler hold", big.grow_1g_hold, "ms", {:le, 2}),
+      Bench.row("W8", "RSS after touching 1 page of a 1 GiB memory", big.touched_mb, "MB", nil),
+      Bench.row("W8", "guest memory.grow of 2 GiB", big.grow_2g_ms, "ms", nil),
+      Bench.row("W8", "  its longest normal-scheduler hold", big.grow_2g_hold, "ms", {:le, 2}),
+      Bench.row("W8", "Instance.new, tiny module with a 1 GiB memory", big.new_1g_ms, "ms", nil),
+      Bench.row("W8", "  its longest normal-scheduler hold", big.new_1g_hold, "ms", {:le, 2}),
+      Bench.row("W8", "first call of a 7.5 MB function", big.first_call_ms, "ms", nil),
+      Bench.row("W8", "  its longest normal-scheduler hold", big.first_call_hold, "ms", {:le, 2}),
+      Bench.row("W8", "  compiling its module (dirty scheduler)", big.compile_ms, "ms", nil)
     ]
   end
 
-  defp per_instance(shared) do
-    task =
-      Task.async(fn ->
-        engine = if shared, do: elem(Wasmex.Engine.new(%Wasmex.EngineConfig{}), 1)
+  def one_page, do: per_instance(wat("(memory (export \"memory\") 1)"), true)
+  def sixteen_pages, do: per_instance(wat("(memory (export \"memory\") 16)"), true)
+  def no_memory, do: per_instance(wat(""), true)
+  def own_engine, do: per_instance(wat("(memory (export \"memory\") 1)"), false)
+  def one_store_no_memory, do: in_one_store(wat(""))
+  def one_store_one_page, do: in_one_store(wat("(memory (export \"memory\") 1)"))
+
+  defp wat(memory) do
+    ~s[(module #{memory}
+      (func (export "add") (param i32 i32) (result i32) (i32.add (local.get 0) (local.get 1))))]
+  end
+
+  defp per_instance(wat, shared) do
+    engine = if shared, do: elem(Wasmex.Engine.new(%Wasmex.EngineConfig{}), 1)
+    {:ok, store} = Wasmex.Store.new(nil, engine)
+    {:ok, module} = Wasmex.Module.compile(store, wat)
+    :erlang.garbage_collect()
+    before = rss_kb()
+
+    live =
+      for _ <- 1..@instances do
         {:ok, store} = Wasmex.Store.new(nil, engine)
-        {:ok, module} = Wasmex.Module.compile(store, Bench.Guests.add_wat())
-        :erlang.garbage_collect()
-        before = rss_kb()
+        module = if shared, do: module, else: elem(Wasmex.Module.compile(store, wat), 1)
+        {:ok, instance} = Wasmex.Instance.new(store, module, %{})
+        {:ok, [5]} = Wasmex.Instance.call_function(store, instance, "add", [2, 3])
+        {store, instance}
+      end
 
-        live =
-          for _ <- 1..@instances do
-            {:ok, store} = Wasmex.Store.new(nil, engine)
+    :erlang.garbage_collect()
+    grown = rss_kb() - before
+    # `live` is used after the measure: the instances are alive while it is taken.
+    @instances = length(live)
+    grown / @instances
+  end
 
-            module =
-              if shared,
-                do: module,
-                else: elem(Wasmex.Module.compile(store, Bench.Guests.add_wat()), 1)
+  defp in_one_store(wat) do
+    {:ok, store} = Wasmex.Store.new()
+    {:ok, module} = Wasmex.Module.compile(store, wat)
+    :erlang.garbage_collect()
+    before = rss_kb()
+    live = for _ <- 1..@instances, do: elem(Wasmex.Instance.new(store, module, %{}), 1)
+    :erlang.garbage_collect()
+    grown = rss_kb() - before
+    @instances = length(live)
+    grown / @instances
+  end
 
-            {:ok, instance} = Wasmex.Instance.new(store, module, %{})
-            {:ok, [5]} = Wasmex.Instance.call_function(store, instance, "add", [2, 3])
-            {store, instance}
-          end
+  @grows ~S[(module
+    (memory (export "memory") 1)
+    (func (export "grow") (param i32) (result i32) (memory.grow (local.get 0)))
+    (func (export "touch") (param i32) (result i32)
+      (i32.store8 (local.get 0) (i32.const 1))
+      (i32.load8_u (local.get 0))))]
 
-        :erlang.garbage_collect()
-        grown = rss_kb() - before
-        length(live)
-        grown / @instances
+  def big_memories do
+    pages = div(@gib, 65_536)
+    {store, instance} = instantiate(@grows)
+    :erlang.garbage_collect()
+    before = rss_kb()
+
+    {grow_1g_ms, grow_1g_hold, {:ok, [1]}} =
+      held(fn -> call(store, instance, "grow", [pages]) end)
+
+    {:ok, [1]} = call(store, instance, "touch", [@gib + 65_535])
+    touched_mb = (rss_kb() - before) / 1024
+
+    {store, instance} = instantiate(@grows)
+
+    {grow_2g_ms, grow_2g_hold, {:ok, [1]}} =
+      held(fn -> call(store, instance, "grow", [2 * pages]) end)
+
+    {:ok, store} = Wasmex.Store.new()
+    {:ok, module} = Wasmex.Module.compile(store, "(module (memory #{pages}))")
+    {new_1g_ms, new_1g_hold, {:ok, _}} = held(fn -> Wasmex.Instance.new(store, module, %{}) end)
+
+    {:ok, store} = Wasmex.Store.new()
+    bytes = big_function(1_070_000)
+    {compile_us, {:ok, module}} = :timer.tc(fn -> Wasmex.Module.compile(store, bytes) end)
+    {:ok, instance} = Wasmex.Instance.new(store, module, %{})
+
+    {first_call_ms, first_call_hold, {:ok, [_]}} =
+      held(fn -> Wasmex.Instance.call_function(store, instance, "big", []) end)
+
+    %{
+      grow_1g_ms: grow_1g_ms,
+      grow_1g_hold: grow_1g_hold,
+      touched_mb: touched_mb,
+      grow_2g_ms: grow_2g_ms,
+      grow_2g_hold: grow_2g_hold,
+      new_1g_ms: new_1g_ms,
+      new_1g_hold: new_1g_hold,
+      first_call_ms: first_call_ms,
+      first_call_hold: first_call_hold,
+      compile_ms: compile_us / 1000
+    }
+  end
+
+  defp instantiate(wat) do
+    {:ok, store} = Wasmex.Store.new()
+    {:ok, module} = Wasmex.Module.compile(store, wat)
+    {:ok, instance} = Wasmex.Instance.new(store, module, %{})
+    {store, instance}
+  end
+
+  defp call(store, instance, name, args),
+    do: Wasmex.Instance.call_function(store, instance, name, args)
+
+  # Runs `fun` in a fresh process under a `long_schedule` monitor of 1 ms. Returns its wall
+  # time in ms, the longest hold of a normal scheduler by that process in ms (0 when none
+  # was over 1 ms) and its result.
+  defp held(fun) do
+    parent = self()
+
+    {pid, ref} =
+      spawn_monitor(fn ->
+        receive do
+          :go -> send(parent, {:done, self(), :timer.tc(fun)})
+        end
       end)
 
-    Task.await(task, :infinity)
+    previous = :erlang.system_monitor(self(), [{:long_schedule, 1}])
+    send(pid, :go)
+
+    {us, result} =
+      receive do
+        {:done, ^pid, timed} -> timed
+      end
+
+    receive do
+      {:DOWN, ^ref, _, _, _} -> :ok
+    end
+
+    restore(previous)
+    {us / 1000, longest_hold(pid, 0), result}
   end
+
+  defp restore(:undefined), do: :erlang.system_monitor(:undefined)
+  defp restore(previous), do: :erlang.system_monitor(previous)
+
+  defp longest_hold(pid, longest) do
+    receive do
+      {:monitor, ^pid, :long_schedule, info} ->
+        longest_hold(pid, max(longest, Keyword.fetch!(info, :timeout)))
+    after
+      0 -> longest
+    end
+  end
+
+  # A module whose export "big" is one function of `reps` times
+  # `local.get 0; i32.const 1; i32.add; local.set 0` (7 bytes each).
+  defp big_function(reps) do
+    body =
+      <<1, 1, 0x7F>> <>
+        :binary.copy(<<0x20, 0, 0x41, 1, 0x6A, 0x21, 0>>, reps) <> <<0x20, 0, 0x0B>>
+
+    code = <<1>> <> leb(byte_size(body)) <> body
+
+    <<0, "asm", 1, 0, 0, 0>> <>
+      section(1, <<1, 0x60, 0, 1, 0x7F>>) <>
+      section(3, <<1, 0>>) <>
+      section(7, <<1, 3, "big", 0, 0>>) <>
+      section(10, code)
+  end
+
+  defp section(id, body), do: <<id>> <> leb(byte_size(body)) <> body
+
+  defp leb(n) when n < 0x80, do: <<n>>
+  defp leb(n), do: <<Bitwise.bor(Bitwise.band(n, 0x7F), 0x80)>> <> leb(Bitwise.bsr(n, 7))
 
   def rss_kb do
     [_, kb] = Regex.run(~r/VmRSS:\s+(\d+) kB/, File.read!("/proc/self/status"))

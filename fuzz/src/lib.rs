@@ -8,7 +8,9 @@
 //! global and fuel operations. Every step may fail with an [`wasmex_core::Error`]; what it
 //! must never do is panic, abort, hang or take unbounded memory.
 //!
-//! `src/main.rs` runs it for a fixed time over generated inputs (`scripts/fuzz`);
+//! [`run_memory_case`] is a focused target for linear memories, checked against a model.
+//!
+//! `src/main.rs` runs either for a fixed time over generated inputs (`scripts/fuzz`);
 //! `tests/regressions.rs` replays the inputs of past findings.
 
 use arbitrary::{Result, Unstructured};
@@ -26,6 +28,9 @@ use wasmex_core::{
     wasi::{Deterministic, Output, Pipe, WasiOptions},
 };
 use wasmi::{FuncType, ValType};
+
+mod memory_model;
+pub use memory_model::run_memory_case;
 
 /// The most bytes a linear memory may take in a fuzzed store.
 pub const MEMORY_LIMIT: usize = 64 << 20;
@@ -66,6 +71,10 @@ pub struct Reached {
     pub returned: u32,
     /// Host calls answered.
     pub host_calls: u32,
+    /// Operations on a linear memory checked against a model (`--target memory`).
+    pub memory_operations: u32,
+    /// Growths of a linear memory that succeeded (`--target memory`).
+    pub memory_growths: u32,
 }
 
 struct SplitMix(u64);
@@ -190,8 +199,12 @@ fn session(
     } else {
         Store::new(&engine, Some(fuel), &limits)
     };
-    if u.ratio(1, 3)? {
-        store.set_slice(Some(u.int_in_range(1..=100_000)?));
+    // Small slices, the largest slice calibration allows (a case that needs one must not
+    // depend on how fast the machine is to be reproduced), or the calibrated slice.
+    match u.int_in_range(0..=5)? {
+        0 | 1 => store.set_slice(Some(u.int_in_range(1..=100_000)?)),
+        2 => store.set_slice(Some(wasmex_core::slice::MAX)),
+        _ => {}
     }
 
     // Every function import is offered as an Elixir callback, sometimes with a wrong type.

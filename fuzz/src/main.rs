@@ -2,8 +2,12 @@
 //!
 //! ```text
 //! cargo run --release -p wasmex_fuzz -- [--seconds N] [--threads N] [--seed N] [--max-len N]
-//! cargo run --release -p wasmex_fuzz -- --replay FILE...
+//!                                        [--target engine|memory]
+//! cargo run --release -p wasmex_fuzz -- --replay [--target memory] FILE...
 //! ```
+//!
+//! `--target engine` (the default) fuzzes the whole engine layer ([`run_case`]);
+//! `--target memory` linear memories against a model ([`run_memory_case`]).
 //!
 //! Each case's input is `--max-len` bytes at most from a SplitMix64 generator seeded with
 //! `seed + case number`, so a case is reproduced from its number alone. A case that panics
@@ -15,7 +19,7 @@ use std::panic;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use wasmex_fuzz::{case_input, run_case, Reached};
+use wasmex_fuzz::{case_input, run_case, run_memory_case, Reached};
 
 #[derive(Default)]
 struct Totals {
@@ -25,6 +29,8 @@ struct Totals {
     calls: u64,
     returned: u64,
     host_calls: u64,
+    memory_operations: u64,
+    memory_growths: u64,
     findings: Vec<String>,
 }
 
@@ -36,6 +42,20 @@ impl Totals {
         self.calls += u64::from(reached.calls);
         self.returned += u64::from(reached.returned);
         self.host_calls += u64::from(reached.host_calls);
+        self.memory_operations += u64::from(reached.memory_operations);
+        self.memory_growths += u64::from(reached.memory_growths);
+    }
+}
+
+/// The case runner of `--target`.
+fn target(args: &[String]) -> fn(&[u8]) -> Reached {
+    match arg(args, "--target", String::from("engine")).as_str() {
+        "engine" => run_case,
+        "memory" => run_memory_case,
+        other => {
+            eprintln!("unknown --target {other}: engine or memory");
+            std::process::exit(2)
+        }
     }
 }
 
@@ -64,9 +84,15 @@ fn peak_rss_kb() -> u64 {
         .unwrap_or(0)
 }
 
-fn replay(files: &[String]) -> ! {
+fn replay(args: &[String]) -> ! {
+    let run_case = target(args);
     let mut failed = false;
-    for file in files {
+    let mut files = args.iter();
+    while let Some(file) = files.next() {
+        if file == "--target" {
+            files.next();
+            continue;
+        }
         let data = std::fs::read(file).unwrap_or_else(|error| {
             eprintln!("{file}: {error}");
             std::process::exit(2)
@@ -89,6 +115,7 @@ fn main() {
     if args.first().is_some_and(|arg| arg == "--replay") {
         replay(&args[1..]);
     }
+    let run_case = target(&args);
     let seconds: u64 = arg(&args, "--seconds", 60);
     let threads: u64 = arg(&args, "--threads", 2);
     let seed: u64 = arg(&args, "--seed", 0x5eed);
@@ -153,13 +180,24 @@ fn main() {
         })
         .collect();
 
-    // Progress, and hang detection: a case must end within 10 s.
+    // Progress, and hang detection: a case must end within 10 s. The cases running are
+    // written to `<findings>/running` every 200 ms: when a case aborts the process (a
+    // native stack overflow, the OOM killer), that file names it.
     let watcher = {
         let (totals, running, stop) = (totals.clone(), running.clone(), stop.clone());
+        let running_file = format!("{findings_dir}/running");
+        let _ = std::fs::create_dir_all(&findings_dir);
         std::thread::spawn(move || {
             let mut last_report = Instant::now();
             while !stop.load(Ordering::Relaxed) {
                 std::thread::sleep(Duration::from_millis(200));
+                let cases: Vec<String> = running
+                    .iter()
+                    .map(|slot| slot.0.load(Ordering::Relaxed))
+                    .filter(|case| *case != u64::MAX)
+                    .map(|case| format!("seed {seed} case {case}"))
+                    .collect();
+                let _ = std::fs::write(&running_file, cases.join("\n") + "\n");
                 let now = started.elapsed().as_millis() as u64;
                 for slot in running.iter() {
                     let case = slot.0.load(Ordering::Relaxed);
@@ -197,10 +235,17 @@ fn main() {
         totals.cases,
         totals.cases as f64 / elapsed
     );
-    println!(
-        "compiled {}, instantiated {}, export calls {} ({} returned), host calls {}",
-        totals.compiled, totals.instantiated, totals.calls, totals.returned, totals.host_calls
-    );
+    if totals.memory_operations > 0 {
+        println!(
+            "memory operations checked {}, growths {}",
+            totals.memory_operations, totals.memory_growths
+        );
+    } else {
+        println!(
+            "compiled {}, instantiated {}, export calls {} ({} returned), host calls {}",
+            totals.compiled, totals.instantiated, totals.calls, totals.returned, totals.host_calls
+        );
+    }
     println!("peak RSS {} MB", peak_rss_kb() / 1024);
     if args.iter().any(|arg| arg == "--stats") {
         println!("calls ended by:");

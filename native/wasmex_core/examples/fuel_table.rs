@@ -9,21 +9,24 @@
 //! ```
 //!
 //! The argument is the repository root (guests come from `bench/guests` and
-//! `test/fixtures/wasi`).
+//! `test/fixtures/wasi`; those of `tests/guests` are built in).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+// The guests and the call driver of the engine's tests.
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use common::sized_fuel::{answer_twice, fnv1a, show, twice_import};
 use wasmex_core::{
-    call::{Step, Suspended},
     engine::{Engine, EngineOptions},
-    imports::ImportSpec,
     instance,
     module::Module,
     store::{Limits, Store},
     value::Input,
     wasi::{self, Output, WasiOptions},
 };
-use wasmi::{FuncType, Val, ValType};
+use wasmi::Val;
 
 /// A call: export name and i32 arguments.
 type Invoke = (&'static str, &'static [i32]);
@@ -100,32 +103,17 @@ const WAT_CASES: &[(&str, &str, Invoke)] = &[
 
 /// Calls `name` to the end: resumes yields, answers `twice` imports.
 fn run(store: &mut Store, instance: wasmi::Instance, (name, args): Invoke) -> Vec<Val> {
-    let func = instance::func(store, instance, name).unwrap();
     let inputs: Vec<Input> = args.iter().map(|n| Input::Int((*n).into())).collect();
-    let mut step = store.call(func, inputs.into_iter()).unwrap();
-    loop {
-        step = match step {
-            Step::Done(results) => return results,
-            Step::Suspended(Suspended::Yield(call)) => call.resume(store).unwrap(),
-            Step::Suspended(Suspended::Heavy(call)) => call.resume(store).unwrap(),
-            Step::Suspended(Suspended::Host(call)) => {
-                let Val::I32(n) = call.request().params[0] else {
-                    panic!("twice takes an i32")
-                };
-                call.resume(store, [Input::Int(2 * i128::from(n))].into_iter())
-                    .unwrap()
-            }
-            Step::Suspended(Suspended::Sleep(_)) => panic!("no guest here sleeps"),
-        }
-    }
-}
-
-fn twice_import() -> Vec<ImportSpec> {
-    vec![ImportSpec {
-        module: "env".into(),
-        name: "twice".into(),
-        ty: FuncType::new([ValType::I32], [ValType::I32]),
-    }]
+    common::run(
+        store,
+        instance,
+        name,
+        &inputs,
+        &mut answer_twice,
+        usize::MAX,
+    )
+    .unwrap()
+    .results
 }
 
 /// Runs `setup` then measures `invoke` in `store`; returns the results and fuel used.
@@ -158,25 +146,6 @@ fn measure(
     (show(&results), used)
 }
 
-fn show(results: &[Val]) -> String {
-    let shown: Vec<String> = results
-        .iter()
-        .map(|val| match val {
-            Val::I32(n) => n.to_string(),
-            Val::I64(n) => n.to_string(),
-            other => format!("{other:?}"),
-        })
-        .collect();
-    shown.join(",")
-}
-
-/// FNV-1a, to print a long output as one number.
-fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
-        (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3)
-    })
-}
-
 fn main() {
     let root = std::env::args().nth(1).unwrap_or_else(|| ".".into());
     let engine = EngineOptions::default().engine();
@@ -190,6 +159,12 @@ fn main() {
     for (label, wat, invoke) in WAT_CASES {
         let (results, fuel) = measure(fresh(), &engine, wat.as_bytes(), &[], *invoke);
         println!("{label}\t{results}\t{fuel}");
+    }
+
+    // Every instruction class whose fuel depends on its operands, calls, host calls and WASI
+    // calls, with the calibrated slice (tests/guests/sized_fuel*.wat).
+    for outcome in common::sized_fuel::run_all(&engine, None) {
+        println!("{}\t{}\t{}", outcome.label, outcome.results, outcome.fuel);
     }
 
     // A C program built with wasi-libc: printf, qsort, argv and environment handling.

@@ -15,7 +15,8 @@ use wasmi::CustomFuelCosts;
 /// How Wasm function bodies are turned into wasmi bytecode.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub enum CompilationMode {
-    /// Validate the whole module up front, translate each function on its first call.
+    /// Validate the whole module up front, translate each function on its first call
+    /// (functions bigger than [`LAZY_TRANSLATION_MAX_BYTES`] when the module is compiled).
     ///
     /// Start-up of big modules is fast and, because translation is charged no fuel here,
     /// the fuel a guest uses is the same as with [`CompilationMode::Eager`].
@@ -102,6 +103,20 @@ pub struct EngineOptions {
 /// wasmi's initial value-stack height; a maximum below it lowers it too.
 const MIN_STACK_HEIGHT: usize = 1_000;
 
+/// Function bodies bigger than this (in bytes) are translated when their module is
+/// compiled, also with [`CompilationMode::LazyTranslation`]; smaller ones on first call,
+/// and a call suspends (as if out of fuel, but charged nothing) once it has translated
+/// more than this many bytes in one slice.
+///
+/// A lazily translated function is translated inside the call slice that first calls it,
+/// on the caller's scheduler, at about 10 ns a byte on this project's x86-64 machine (a
+/// 7.5 MB function took 54-129 ms there): 16 KiB is about 0.15 ms, well inside a slice's
+/// time budget even on a board several times slower. Big modules are compiled on a dirty
+/// scheduler, where translating their big functions costs nothing to the BEAM; real-world
+/// functions are rarely this big (none in this project's benchmark guests), so lazy
+/// start-up stays as fast.
+pub const LAZY_TRANSLATION_MAX_BYTES: usize = 16 * 1024;
+
 impl EngineOptions {
     /// The wasmi configuration these options stand for.
     pub fn config(&self) -> wasmi::Config {
@@ -120,6 +135,11 @@ impl EngineOptions {
             CompilationMode::LazyTranslation => wasmi::CompilationMode::LazyTranslation,
             CompilationMode::Eager => wasmi::CompilationMode::Eager,
         });
+        config.eager_translation_threshold(LAZY_TRANSLATION_MAX_BYTES);
+        // Translation costs no fuel, so one slice could otherwise translate a whole module
+        // (code in branches not taken costs nothing to run): a call suspends, as if out of
+        // fuel, after each 16 KiB translated, and goes on with the same fuel.
+        config.translation_yield(LAZY_TRANSLATION_MAX_BYTES as u64);
         if let Some(depth) = self.max_recursion_depth {
             config.set_max_recursion_depth(depth.max(1));
         }

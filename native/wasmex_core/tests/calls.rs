@@ -350,58 +350,143 @@ fn imports_called_with_no_frame_left_are_host_calls_too() {
     }
 }
 
-/// wasmi 2.0.0 panics (`unreachable!()` in its translator) on this valid function: a
-/// 16-bit store to memory 0 past a 16-bit offset, with address and value the same register.
-/// Found by `fuzz/`.
-const WASMI_PANICS: &str = r#"(module
-  (memory 1)
-  (memory 1)
-  (func (export "f") (param i32)
-    memory.size 1
-    local.tee 0
-    local.get 0
-    i32.store16 offset=1419244)
-  (func (export "one") (result i32) (i32.const 1)))"#;
+/// Stores whose address and value are one register (`local.tee`, then `local.get` of the
+/// same local): wasmi 2.0.0's translator panicked (`unreachable!()`) on the integer ones to a
+/// memory other than 0, or past a 16-bit offset (found by `fuzz/`; fixed by
+/// `vendor/patches/0003-*`). `$store(x)` stores `x + 1` at `x + 1 + offset` and loads it back.
+const SHARED_REGISTER_STORES: &str = r#"(module
+  (memory $a 2)
+  (memory $b 1)
+  (func (export "i32.store mem0") (param i32) (result i32)
+    (i32.add (local.get 0) (i32.const 1)) local.tee 0 local.get 0
+    i32.store offset=70000
+    (i32.load offset=70000 (local.get 0)))
+  (func (export "i32.store8 mem0") (param i32) (result i32)
+    (i32.add (local.get 0) (i32.const 1)) local.tee 0 local.get 0
+    i32.store8 offset=70000
+    (i32.load8_u offset=70000 (local.get 0)))
+  (func (export "i32.store16 mem0") (param i32) (result i32)
+    (i32.add (local.get 0) (i32.const 1)) local.tee 0 local.get 0
+    i32.store16 offset=70000
+    (i32.load16_u offset=70000 (local.get 0)))
+  (func (export "i32.store mem1") (param i32) (result i32)
+    (i32.add (local.get 0) (i32.const 1)) local.tee 0 local.get 0
+    i32.store $b offset=8
+    (i32.load $b offset=8 (local.get 0)))
+  (func (export "i32.store8 mem1") (param i32) (result i32)
+    (i32.add (local.get 0) (i32.const 1)) local.tee 0 local.get 0
+    i32.store8 $b offset=8
+    (i32.load8_u $b offset=8 (local.get 0)))
+  (func (export "i32.store16 mem1") (param i32) (result i32)
+    (i32.add (local.get 0) (i32.const 1)) local.tee 0 local.get 0
+    i32.store16 $b offset=8
+    (i32.load16_u $b offset=8 (local.get 0)))
+  ;; The module the fuzzer found: its store is out of bounds.
+  (func (export "fuzzed") (param i32)
+    memory.size 1 local.tee 0 local.get 0
+    i32.store16 offset=1419244))"#;
 
 #[test]
-fn a_wasmi_panic_in_compile_is_a_compile_error() {
-    let eager = EngineOptions {
-        compilation_mode: wasmex_core::engine::CompilationMode::Eager,
-        ..EngineOptions::default()
-    };
-    let engine = eager.engine();
-    let Err(error) = Module::compile(&engine, WASMI_PANICS.as_bytes()) else {
-        panic!("wasmi compiled it: this test's module no longer shows the bug");
-    };
-    assert_eq!(
-        error.to_string(),
-        "Could not compile module: wasmi panicked: internal error: entered unreachable code"
-    );
-    // Eager translation leaves nothing half done: the engine goes on.
-    let mut guest = guest(&eager, None);
-    assert_eq!(guest.call("quadruple", &[3]).unwrap()[0].i32(), Some(12));
+fn stores_whose_address_and_value_share_a_register_compile_and_run() {
+    use wasmex_core::engine::CompilationMode;
+    for mode in [CompilationMode::Eager, CompilationMode::LazyTranslation] {
+        let options = EngineOptions {
+            compilation_mode: mode,
+            ..EngineOptions::default()
+        };
+        let engine = options.engine();
+        let module = Module::compile(&engine, SHARED_REGISTER_STORES.as_bytes()).unwrap();
+        let mut store = Store::new(&engine, None, &Limits::default());
+        let Instantiated { instance, .. } =
+            instance::instantiate(&mut store, &module, &[], &[]).unwrap();
+        let mut call = |name: &str, arg: i32| {
+            let func = instance::func(&store, instance, name).unwrap();
+            match store.call(func, [Input::Int(arg.into())].into_iter()) {
+                Ok(Step::Done(results)) => Ok(results.first().and_then(Val::i32)),
+                Ok(step) => panic!("{name}: unexpected step {step:?}"),
+                Err(error) => Err(error.to_string()),
+            }
+        };
+        let x = 0x1234;
+        for (name, stored) in [
+            ("i32.store mem0", x + 1),
+            ("i32.store8 mem0", (x + 1) & 0xff),
+            ("i32.store16 mem0", x + 1),
+            ("i32.store mem1", x + 1),
+            ("i32.store8 mem1", (x + 1) & 0xff),
+            ("i32.store16 mem1", x + 1),
+        ] {
+            assert_eq!(call(name, x), Ok(Some(stored)), "{name} ({mode:?})");
+        }
+        assert_eq!(
+            call("fuzzed", 0),
+            Err("out of bounds memory access".to_string())
+        );
+    }
 }
 
 #[test]
-fn a_wasmi_panic_is_an_error_and_poisons_the_engine() {
-    // Lazily translated, the panic comes with the first call, and leaves the function
-    // "being translated" in the engine for good: a second call would spin forever.
-    let engine = EngineOptions::default().engine();
-    let module = Module::compile(&engine, WASMI_PANICS.as_bytes()).unwrap();
+fn i64_stores_to_a_64_bit_memory_whose_address_and_value_share_a_register_run() {
+    let options = EngineOptions {
+        features: wasmex_core::engine::Features {
+            memory64: true,
+            ..wasmex_core::engine::Features::default()
+        },
+        ..EngineOptions::default()
+    };
+    let engine = options.engine();
+    let wat = r#"(module
+      (memory i64 2)
+      (func (export "f") (param i64) (result i64)
+        (i64.add (local.get 0) (i64.const 1)) local.tee 0 local.get 0
+        i64.store32 offset=70000
+        (i64.load32_u offset=70000 (local.get 0))))"#;
+    let module = Module::compile(&engine, wat.as_bytes()).unwrap();
     let mut store = Store::new(&engine, None, &Limits::default());
     let Instantiated { instance, .. } =
         instance::instantiate(&mut store, &module, &[], &[]).unwrap();
+    let f = instance::func(&store, instance, "f").unwrap();
+    let Ok(Step::Done(results)) = store.call(f, [Input::Int(41)].into_iter()) else {
+        panic!("the call did not end");
+    };
+    assert_eq!(results[0].i64(), Some(42));
+}
+
+/// A guest whose import `env.boom` is a wasmi host function that panics.
+const CALLS_PANICKING_HOST: &str = r#"(module
+  (import "env" "boom" (func $boom (param i32)))
+  (func (export "f") (param i32) (call $boom (local.get 0)))
+  (func (export "one") (result i32) (i32.const 1)))"#;
+
+#[test]
+fn a_wasmi_panic_is_an_error_and_poisons_the_engine() {
+    // No valid module is known to make the patched wasmi panic; a host function that
+    // panics inside wasmi's executor stands in for such a bug. The panic must come back
+    // as an error, and the engine refuses calls from then on: wasmi's state after a panic
+    // cannot be trusted (a lazily translated function could stay "being translated").
+    let engine = EngineOptions::default().engine();
+    let module = Module::compile(&engine, CALLS_PANICKING_HOST.as_bytes()).unwrap();
+    let mut store = Store::new(&engine, None, &Limits::default());
+    let mut linker = wasmi::Linker::new(engine.wasmi());
+    linker
+        .func_wrap("env", "boom", |_: i32| -> () {
+            panic!("a host function panicked")
+        })
+        .unwrap();
+    let instance = linker
+        .instantiate_and_start(store.wasmi_mut(), &module.wasmi)
+        .unwrap();
     let f = instance::func(&store, instance, "f").unwrap();
     let Err(error) = store.call(f, [Input::Int(0)].into_iter()) else {
         panic!("the call did not fail");
     };
     assert_eq!(
         error.to_string(),
-        "wasmi panicked: internal error: entered unreachable code"
+        "wasmi panicked: a host function panicked"
     );
     let one = instance::func(&store, instance, "one").unwrap();
-    for func in [f, one] {
-        let error = store.call(func, [].into_iter()).err().unwrap();
+    for (func, inputs) in [(f, vec![Input::Int(0)]), (one, vec![])] {
+        let error = store.call(func, inputs.into_iter()).err().unwrap();
         assert!(matches!(error, Error::EnginePoisoned), "{error}");
     }
     // Another engine is not affected.

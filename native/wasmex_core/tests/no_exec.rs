@@ -5,8 +5,8 @@
 //! test), not in the BEAM, whose own JIT maps code whenever an Erlang module loads.
 //! The executable mappings of the process are read from `/proc/self/maps` before and
 //! after running a set of guests, the 5 MB start-up module among them, in both
-//! compilation modes; no mapping may be new, and none may ever be writable and
-//! executable at once.
+//! compilation modes, and growing linear memories; no mapping may be new, and none may
+//! ever be writable and executable at once.
 
 #![cfg(target_os = "linux")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -90,6 +90,25 @@ fn run_guests(mode: CompilationMode) {
             run(&mut store, instance, name, args);
         }
     }
+
+    // Linear memories, declared big and grown step by step by the guest and by the host:
+    // their pages are mapped readable and writable, never executable.
+    let grows = r#"(module
+      (memory (export "memory") 4096)
+      (func (export "grow") (param $pages i32)
+        (if (i32.ne (memory.grow (local.get $pages)) (i32.const -1))
+          (then (i32.store8 (i32.sub (i32.mul (memory.size) (i32.const 65536)) (i32.const 1))
+                            (i32.const 1))))))"#;
+    let module = Module::compile(&engine, grows.as_bytes()).unwrap();
+    let mut store = Store::new(&engine, None, &Limits::default());
+    let instance = instance::instantiate(&mut store, &module, &[], &[])
+        .unwrap()
+        .instance;
+    for pages in [1, 16, 256, 4096] {
+        run(&mut store, instance, "grow", &[pages]);
+    }
+    let memory = instance::memory(&store, instance, Some("memory")).unwrap();
+    wasmex_core::memory::grow(&mut store, memory, 1024).unwrap();
 
     // A WASI program: the host side of WASI (files, clocks, stdio) maps no code either.
     let wasm = std::fs::read(format!(
