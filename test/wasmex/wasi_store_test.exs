@@ -239,7 +239,8 @@ defmodule Wasmex.WasiStoreTest do
     end
 
     test "a random_get too big for a slice runs on a dirty scheduler, from the same stream" do
-      wat = ~S[(module
+      wat =
+        ~S[(module
         (import "wasi_snapshot_preview1" "random_get" (func $random (param i32 i32) (result i32)))
         (memory (export "memory") 8)
         (func (export "random") (param i32) (result i32) (call $random (i32.const 0) (local.get 0))))]
