@@ -208,6 +208,13 @@ impl Guest {
         memory.data(store)[at..at + len].to_vec()
     }
 
+    /// Writes `bytes` into the guest's memory at `at`.
+    fn write_memory(&mut self, at: usize, bytes: &[u8]) {
+        let store = self.store.wasmi_mut();
+        let memory = self.instance.get_memory(&*store, "memory").unwrap();
+        memory.data_mut(store)[at..at + bytes.len()].copy_from_slice(bytes);
+    }
+
     fn i32(&mut self, name: &str, args: &[i64]) -> i32 {
         self.call(name, args)[0].i32().unwrap()
     }
@@ -685,4 +692,66 @@ fn syncing_a_file_is_host_work_and_needs_its_right() {
     assert_eq!(guest.i32("raw_set_rights", &[fd, 2]), 0);
     assert_eq!(guest.i32("raw_sync", &[fd]), ENOTCAPABLE);
     assert_eq!(guest.i32("raw_datasync", &[fd]), ENOTCAPABLE);
+}
+
+/// Polls `fds` for reading (userdata: the subscription's index) and a clock of 0 ns, with
+/// the subscriptions at 200,000 and the events at 300,000: the errno, the events and the
+/// number of heavy suspensions of the poll.
+fn poll_files(guest: &mut Guest, fds: &[u32]) -> (i32, Vec<u8>, usize) {
+    let mut subscriptions = Vec::new();
+    for (index, fd) in fds.iter().enumerate() {
+        let mut subscription = [0; 48];
+        subscription[0..8].copy_from_slice(&(index as u64).to_le_bytes());
+        subscription[8] = 1;
+        subscription[16..20].copy_from_slice(&fd.to_le_bytes());
+        subscriptions.extend(subscription);
+    }
+    let mut clock = [0; 48];
+    clock[0..8].copy_from_slice(&u64::MAX.to_le_bytes());
+    clock[16] = 1;
+    subscriptions.extend(clock);
+    guest.write_memory(200_000, &subscriptions);
+    let count = fds.len() as i64 + 1;
+    let heavy = guest.heavy;
+    let errno = guest.i32("raw_poll", &[200_000, 300_000, count, 12]);
+    let count = guest.i32("load32", &[12]) as usize;
+    let events = guest.memory(300_000, count * 32);
+    (errno, events, guest.heavy - heavy)
+}
+
+#[test]
+fn a_poll_on_many_files_is_host_work_with_the_same_events() {
+    let dir = TempDir::new("poll");
+    std::fs::write(dir.0.join("file"), "hello").unwrap();
+    let options = WasiOptions {
+        preopens: vec![dir.preopen()],
+        ..WasiOptions::default()
+    };
+    let mut guest = Guest::new(&options);
+    let fds: Vec<u32> = (0..70)
+        .map(|_| {
+            assert_eq!(guest.i32("open", &[80]), 0);
+            guest.i32("load32", &[0]) as u32
+        })
+        .collect();
+    // Each file readable with its 5 bytes, then the clock; the same whoever ran the poll.
+    let expected = |count: usize| {
+        let mut events = Vec::new();
+        for index in 0..count {
+            let mut event = [0; 32];
+            event[0..8].copy_from_slice(&(index as u64).to_le_bytes());
+            event[10] = 1;
+            event[16..24].copy_from_slice(&5u64.to_le_bytes());
+            events.extend(event);
+        }
+        let mut clock = [0; 32];
+        clock[0..8].copy_from_slice(&u64::MAX.to_le_bytes());
+        events.extend(clock);
+        events
+    };
+    // 70 files: more than a slice asks about.
+    assert_eq!(poll_files(&mut guest, &fds), (0, expected(70), 1));
+    // 4,000 subscriptions on 64 files: each is asked about once, in the slice.
+    let many: Vec<u32> = fds[..64].iter().copied().cycle().take(4_000).collect();
+    assert_eq!(poll_files(&mut guest, &many), (0, expected(4_000), 0));
 }
