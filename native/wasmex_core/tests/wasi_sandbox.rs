@@ -611,12 +611,14 @@ fn entry_names(buffer: &[u8], used: usize) -> Vec<String> {
     names
 }
 
+/// What each `fd_readdir` wrote (bytes used, the buffer), the fuel used, and the heavy
+/// suspensions so far after each call.
+type Reads = (Vec<(i32, Vec<u8>)>, u64, Vec<usize>);
+
 /// Reads the 3,000-file directory `dir` in a deterministic store with `slice` fuel per
 /// slice: 4 KiB at cookie 0 (the directory is read: host work), 4 KiB at cookie 5 (from
-/// the listing read: in the slice), 150 KiB at cookie 1 (too much for a slice). Returns
-/// what each call wrote (bytes used, the buffer), the fuel used, the heavy suspensions
-/// after each call.
-fn read_directory(dir: &TempDir, slice: Option<u64>) -> (Vec<(i32, Vec<u8>)>, u64, Vec<usize>) {
+/// the listing read: in the slice), 150 KiB at cookie 1 (too much for a slice).
+fn read_directory(dir: &TempDir, slice: Option<u64>) -> Reads {
     const BUFFER: i64 = 200_000;
     let options = WasiOptions {
         preopens: vec![dir.preopen()],

@@ -31,8 +31,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use wasmi::{Caller, Linker};
 use wasmi_wasi::wasi_common::dir::{OpenResult, ReaddirCursor, ReaddirEntity, WasiDir};
 use wasmi_wasi::wasi_common::file::{FdFlags, FileType, Filestat, OFlags};
-use wasmi_wasi::wasi_common::sync::file::{filetype_from, File};
 use wasmi_wasi::wasi_common::snapshots::preview_1::wasi_snapshot_preview1 as preview1;
+use wasmi_wasi::wasi_common::sync::file::{filetype_from, File};
 use wasmi_wasi::wasi_common::{Error, ErrorExt, SystemTimeSpec, WasiFile};
 
 /// Bytes of entries one `fd_readdir` copies within the calling slice, from a listing
@@ -143,7 +143,10 @@ impl Dir {
         let file_type = file.metadata()?.file_type();
         if file_type.is_dir() {
             let dir = fs::Dir::from_std_file(file.into_std());
-            return Ok(OpenResult::Dir(Box::new(Dir::new(dir, self.shared.clone()))));
+            return Ok(OpenResult::Dir(Box::new(Dir::new(
+                dir,
+                self.shared.clone(),
+            ))));
         }
         if oflags.contains(OFlags::DIRECTORY) {
             return Err(Error::not_dir().context("expected directory but got file"));

@@ -292,12 +292,7 @@ fn random_get(mut caller: Caller<'_, Host>, buf: i32, len: i32) -> Result<i32, w
         return Ok(code);
     }
     charge(&mut caller, cost(fill.len))?;
-    work::run(
-        &mut caller,
-        memory,
-        fill.len <= INLINE_RANDOM_BYTES,
-        fill,
-    )
+    work::run(&mut caller, memory, fill.len <= INLINE_RANDOM_BYTES, fill)
 }
 
 /// Fills `len` bytes at `at` with random bytes.
@@ -340,12 +335,24 @@ impl Work for RandomFill {
 
 /// `fd_sync(fd)`.
 fn fd_sync(caller: Caller<'_, Host>, fd: i32) -> Result<i32, wasmi::Error> {
-    sync(caller, Sync { fd, data_only: false })
+    sync(
+        caller,
+        Sync {
+            fd,
+            data_only: false,
+        },
+    )
 }
 
 /// `fd_datasync(fd)`.
 fn fd_datasync(caller: Caller<'_, Host>, fd: i32) -> Result<i32, wasmi::Error> {
-    sync(caller, Sync { fd, data_only: true })
+    sync(
+        caller,
+        Sync {
+            fd,
+            data_only: true,
+        },
+    )
 }
 
 /// A sync waits for the disk (seconds, after a gigabyte of writes): host work, except on

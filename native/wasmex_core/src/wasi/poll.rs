@@ -220,7 +220,10 @@ fn clocks_due(subscriptions: &[Subscription], wait: Duration) -> Vec<Event> {
     subscriptions
         .iter()
         .filter_map(|subscription| match *subscription {
-            Subscription::Clock { userdata, wait: due } if due <= wait => Some(Event {
+            Subscription::Clock {
+                userdata,
+                wait: due,
+            } if due <= wait => Some(Event {
                 userdata,
                 kind: EVENTTYPE_CLOCK,
                 nbytes: 0,
