@@ -670,17 +670,24 @@ fn reading_a_directory_or_filling_a_large_buffer_is_host_work() {
     }
 }
 
-#[test]
-fn syncing_a_file_is_host_work_and_needs_its_right() {
-    const EBADF: i32 = 8;
-    const ENOTCAPABLE: i32 = 76;
-    let dir = TempDir::new("sync");
-    std::fs::write(dir.0.join("file"), "x").unwrap();
+/// A guest with a fresh directory preopened as `/data` (fd 3), holding `file` with
+/// `contents`.
+fn guest_with_file(name: &str, contents: &str) -> (TempDir, Guest) {
+    let dir = TempDir::new(name);
+    std::fs::write(dir.0.join("file"), contents).unwrap();
     let options = WasiOptions {
         preopens: vec![dir.preopen()],
         ..WasiOptions::default()
     };
-    let mut guest = Guest::new(&options);
+    let guest = Guest::new(&options);
+    (dir, guest)
+}
+
+#[test]
+fn syncing_a_file_is_host_work_and_needs_its_right() {
+    const EBADF: i32 = 8;
+    const ENOTCAPABLE: i32 = 76;
+    let (_dir, mut guest) = guest_with_file("sync", "x");
     assert_eq!(guest.i32("open", &[80]), 0);
     let fd = guest.i32("load32", &[0]).into();
     assert_eq!(guest.i32("raw_sync", &[fd]), 0);
@@ -723,13 +730,7 @@ fn poll_files(guest: &mut Guest, fds: &[u32]) -> (i32, Vec<u8>, usize) {
 
 #[test]
 fn a_poll_on_many_files_is_host_work_with_the_same_events() {
-    let dir = TempDir::new("poll");
-    std::fs::write(dir.0.join("file"), "hello").unwrap();
-    let options = WasiOptions {
-        preopens: vec![dir.preopen()],
-        ..WasiOptions::default()
-    };
-    let mut guest = Guest::new(&options);
+    let (_dir, mut guest) = guest_with_file("poll", "hello");
     let fds: Vec<u32> = (0..70)
         .map(|_| {
             assert_eq!(guest.i32("open", &[80]), 0);
