@@ -82,15 +82,6 @@ defmodule Wasmex.Pipe do
   def new(options), do: Args.invalid!(options: {:keyword, options})
 
   @doc """
-  Returns the largest capacity a pipe can have, in bytes (4 GiB).
-
-      iex> Wasmex.Pipe.max_capacity()
-      4294967296
-  """
-  @spec max_capacity() :: pos_integer()
-  def max_capacity, do: @max_capacity
-
-  @doc """
   Returns the number of bytes in the pipe, wherever its position is.
 
       iex> {:ok, pipe} = Wasmex.Pipe.new()

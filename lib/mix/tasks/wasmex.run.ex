@@ -77,8 +77,10 @@ defmodule Mix.Tasks.Wasmex.Run do
 
   @max_u64 18_446_744_073_709_551_615
 
-  # Standard input is read this many bytes at a time.
+  # Standard input is read this many bytes at a time, into a pipe of at most a pipe's
+  # largest capacity (4 GiB, as `Wasmex.Pipe.new/1` takes it).
   @stdin_chunk 1_048_576
+  @max_stdin 4_294_967_296
 
   # 128 + SIGABRT, as wasmtime exits when the guest traps; WASI exit codes are 0..125.
   @trap_status 134
@@ -286,7 +288,7 @@ defmodule Mix.Tasks.Wasmex.Run do
   # the input is larger than `max` bytes (a pipe's largest capacity), found once a chunk
   # past `max` is read (the rest is not read).
   @spec stdin_pipe(IO.device(), non_neg_integer()) :: {:ok, Pipe.t()} | {:error, String.t()}
-  def stdin_pipe(device, max \\ Pipe.max_capacity()) do
+  def stdin_pipe(device, max \\ @max_stdin) do
     with {:ok, chunks, size} <- read_input(device, max, [], 0) do
       {:ok, pipe} = Pipe.new(capacity: size)
       # Chunk by chunk: a pipe write of at most 1 MiB stays on a normal scheduler.
