@@ -18,7 +18,7 @@
 
 use super::deterministic::SharedInodes;
 use super::fuel::cost;
-use super::guest::{self, finish, read_u32, ready, SUCCESS};
+use super::guest::{self, finish, read_u32, ready, write_u32, SUCCESS};
 use super::work::{self, Done, Work};
 use crate::store::Host;
 use async_trait::async_trait;
@@ -434,13 +434,15 @@ impl Work for Readdir {
         if errno != SUCCESS {
             return Ok(Some(Done::errno(errno)));
         }
-        let used = read_u32(data, self.bufused as u32).unwrap_or(0) as usize;
-        if let Ok(entries) = guest::bytes_mut(data, self.buf as u32, used) {
+        let used = read_u32(data, self.bufused as u32).unwrap_or(0);
+        if let Ok(entries) = guest::bytes_mut(data, self.buf as u32, used as usize) {
             zero_padding(entries);
+            // Written last, as wasi-common did: a count inside the buffer stays whole.
+            let _ = write_u32(data, self.bufused as u32, used);
         }
         Ok(Some(Done {
             errno,
-            fuel: cost(used),
+            fuel: cost(used as usize),
         }))
     }
 }
