@@ -43,7 +43,7 @@ defmodule Bench.LS do
       {"guest table.fill of 10 M elements", fn -> guest(table_wat(10_000_000)) end,
        &call(&1, "fill", [10_000_000])},
       {"Pipe.write of 256 MiB", fn -> pipe_and(:binary.copy("p", 256 * @mib)) end,
-       fn {pipe, bytes} -> Wasmex.Pipe.write(pipe, bytes) end},
+       fn {pipe, bytes} -> {:ok, _} = Wasmex.Pipe.write(pipe, bytes) end},
       {"Pipe.read of 256 MiB", &filled_pipe/0, &Wasmex.Pipe.read/1},
       {"Memory.read_binary of 4 MiB, 16 in a row", fn -> memory(100) end,
        &reads(&1, 16, 4 * @mib)},
@@ -54,7 +54,10 @@ defmodule Bench.LS do
       {"WASI random_get of 1 GiB", fn -> wasi_guest(random_wat()) end,
        &call(&1, "random", [0, @gib])},
       {"WASI fd_write of 4,000 iovecs of 64 KiB (256 MiB)", &fd_write_guest/0,
-       &call(&1, "write", [4_000])}
+       &call(&1, "write", [4_000])},
+      {"WASI fd_readdir of a 50,000-entry directory", &files_guest/0,
+       &call(&1, "readdir", [4_096])},
+      {"WASI poll_oneoff on 4,096 open files", &open_files/0, &call(&1, "poll", [4_096])}
     ]
   end
 
@@ -149,13 +152,14 @@ defmodule Bench.LS do
       (func (export "fill") (param i32) (table.fill $t (i32.const 0) (ref.null func) (local.get 0))))]
   end
 
+  # Pipes hold at most their capacity (64 MiB unless told).
   defp pipe_and(bytes) do
-    {:ok, pipe} = Wasmex.Pipe.new()
+    {:ok, pipe} = Wasmex.Pipe.new(capacity: byte_size(bytes))
     {pipe, bytes}
   end
 
   defp filled_pipe do
-    {:ok, pipe} = Wasmex.Pipe.new()
+    {:ok, pipe} = Wasmex.Pipe.new(capacity: 256 * @mib)
     {:ok, _} = Wasmex.Pipe.write(pipe, :binary.copy("p", 256 * @mib))
     :ok = Wasmex.Pipe.seek(pipe, 0)
     pipe
@@ -223,5 +227,54 @@ defmodule Bench.LS do
     iovecs = :binary.copy(<<65_536::little-32, 65_536::little-32>>, 4_000)
     :ok = Wasmex.Memory.write_binary(store, memory, 0, iovecs)
     {store, instance}
+  end
+
+  # A preopened directory of 50,000 files (made once, under the system's temporary
+  # directory): `readdir(len)` reads it from cookie 0 into a buffer of `len` bytes,
+  # `open(n)` opens its file `f` n times and `poll(n)` polls the n descriptors from 4 on.
+  defp files_guest do
+    dir = Path.join(System.tmp_dir!(), "wasmex-bench-ls-files")
+
+    unless File.exists?(Path.join(dir, "f49999")) do
+      File.mkdir_p!(dir)
+      for i <- 0..49_999, do: File.touch!(Path.join(dir, "f#{i}"))
+      File.touch!(Path.join(dir, "f"))
+    end
+
+    wat = ~S[(module
+      (import "wasi_snapshot_preview1" "fd_readdir" (func $readdir (param i32 i32 i32 i64 i32) (result i32)))
+      (import "wasi_snapshot_preview1" "path_open"
+        (func $path_open (param i32 i32 i32 i32 i32 i64 i64 i32 i32) (result i32)))
+      (import "wasi_snapshot_preview1" "poll_oneoff" (func $poll (param i32 i32 i32 i32) (result i32)))
+      (memory (export "memory") 8)
+      (data (i32.const 64) "f")
+      (func (export "readdir") (param $len i32) (result i32)
+        (call $readdir (i32.const 3) (i32.const 1024) (local.get $len) (i64.const 0) (i32.const 0)))
+      (func (export "open") (param $n i32) (result i32)
+        (loop $next
+          (drop (call $path_open (i32.const 3) (i32.const 1) (i32.const 64) (i32.const 1)
+            (i32.const 0) (i64.const 2) (i64.const 0) (i32.const 0) (i32.const 0)))
+          (br_if $next (local.tee $n (i32.sub (local.get $n) (i32.const 1)))))
+        (i32.const 0))
+      (func (export "poll") (param $n i32) (result i32) (local $i i32) (local $at i32)
+        (loop $next
+          (local.set $at (i32.add (i32.const 4096) (i32.mul (local.get $i) (i32.const 48))))
+          (i32.store8 (i32.add (local.get $at) (i32.const 8)) (i32.const 1))
+          (i32.store (i32.add (local.get $at) (i32.const 16)) (i32.add (local.get $i) (i32.const 4)))
+          (br_if $next (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 1))) (local.get $n))))
+        (call $poll (i32.const 4096) (i32.const 262144) (local.get $n) (i32.const 0))))]
+
+    options = %Wasmex.Wasi.WasiOptions{
+      preopen: [%Wasmex.Wasi.PreopenOptions{path: dir, alias: "/d"}],
+      fd_limit: 5_000
+    }
+
+    wasi_guest(wat, options)
+  end
+
+  defp open_files do
+    guest = files_guest()
+    call(guest, "open", [4_096])
+    guest
   end
 end

@@ -77,6 +77,12 @@ defmodule Wasmex.Compat do
     # drops the result.
     def reply_timeout?, do: false
 
+    @doc false
+    # `Pipe.write/2`: Wasmex returns a bare `:error` when a write fails (its pipes never
+    # fill; ours hold at most their capacity).
+    def pipe_write({:error, _message}), do: :error
+    def pipe_write(result), do: result
+
     for {ours, wasmtime} <- @traps do
       defp call_failure(unquote(ours) <> rest),
         do:
@@ -103,5 +109,8 @@ defmodule Wasmex.Compat do
 
     @doc false
     def reply_timeout?, do: true
+
+    @doc false
+    def pipe_write(result), do: result
   end
 end

@@ -12,7 +12,8 @@ defmodule Wasmex.Pipe do
   A pipe holds at most its capacity (64 MiB unless given to `new/1`), so a guest cannot
   grow the host's memory through it: a guest write that does not fit is short, one that
   finds no room fails with `ENOSPC` (the guest sees "No space left on device"), and
-  `write/2` returns an error.
+  `write/2` returns an error (in Wasmex compatibility mode Wasmex's bare `:error`).
+  Wasmex's pipes have no capacity.
 
   ## Example
 
@@ -28,6 +29,8 @@ defmodule Wasmex.Pipe do
       iex> Wasmex.Pipe.read(pipe)
       "Hello, Wasmex"
   """
+
+  require Wasmex.Compat, as: Compat
 
   alias Wasmex.{Args, Native}
 
@@ -58,7 +61,7 @@ defmodule Wasmex.Pipe do
 
       iex> {:ok, pipe} = Wasmex.Pipe.new(capacity: 4)
       iex> Wasmex.Pipe.write(pipe, "12345")
-      {:error, "the pipe is full: 5 bytes do not fit in its capacity of 4 bytes"}
+      #{Compat.doc(~S|{:error, "the pipe is full: 5 bytes do not fit in its capacity of 4 bytes"}|, ":error")}
   """
   @spec new(capacity: non_neg_integer()) :: {:ok, t()}
   def new(options \\ [])
@@ -139,15 +142,16 @@ defmodule Wasmex.Pipe do
 
   @doc """
   Writes `binary` at the position, and moves the position past it. When it does not fit
-  in the pipe's capacity, nothing is written and an error is returned.
+  in the pipe's capacity, nothing is written and `{:error, message}` is returned (`:error`
+  in Wasmex compatibility mode, as Wasmex's shape for a failed write).
 
       iex> {:ok, pipe} = Wasmex.Pipe.new()
       iex> Wasmex.Pipe.write(pipe, "abc")
       {:ok, 3}
   """
-  @spec write(t(), binary()) :: {:ok, non_neg_integer()} | {:error, String.t()}
+  @spec write(t(), binary()) :: {:ok, non_neg_integer()} | {:error, String.t()} | :error
   def write(%__MODULE__{resource: pipe}, binary) when is_binary(binary),
-    do: Native.pipe_write_binary(pipe, binary)
+    do: Compat.pipe_write(Native.pipe_write_binary(pipe, binary))
 
   def write(pipe, binary), do: Args.invalid!(pipe: {__MODULE__, pipe}, binary: {:binary, binary})
 end

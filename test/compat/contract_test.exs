@@ -144,6 +144,18 @@ defmodule Wasmex.CompatContractTest do
                {:error, expected(message, "Error during function excecution: " <> message)}
     end
 
+    test "Pipe.write/2 of bytes that do not fit in the pipe" do
+      {:ok, pipe} = Wasmex.Pipe.new(capacity: 4)
+
+      assert Wasmex.Pipe.write(pipe, "12345") ==
+               expected(
+                 {:error, "the pipe is full: 5 bytes do not fit in its capacity of 4 bytes"},
+                 :error
+               )
+
+      assert Wasmex.Pipe.write(pipe, "1234") == {:ok, 4}
+    end
+
     test "a WASI guest's proc_exit" do
       wat = ~S[(module
         (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))

@@ -7,5 +7,6 @@ defmodule Wasmex.CompatDoctestsTest do
 
   doctest Wasmex.Instance
   doctest Wasmex.Memory
+  doctest Wasmex.Pipe
   doctest Wasmex.Store
 end

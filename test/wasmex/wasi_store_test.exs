@@ -238,6 +238,34 @@ defmodule Wasmex.WasiStoreTest do
       assert IO.iodata_length(chunks) == 100 * 65_536
     end
 
+    test "a random_get too big for a slice runs on a dirty scheduler, from the same stream" do
+      wat =
+        ~S[(module
+        (import "wasi_snapshot_preview1" "random_get" (func $random (param i32 i32) (result i32)))
+        (memory (export "memory") 8)
+        (func (export "random") (param i32) (result i32) (call $random (i32.const 0) (local.get 0))))]
+
+      run = fn len ->
+        {:ok, store} = Wasmex.Store.new_wasi(%WasiOptions{deterministic: true, random_seed: 3})
+        {:ok, module} = Wasmex.Module.compile(store, wat)
+        {:ok, instance} = Wasmex.Instance.new(store, module, %{})
+        {:ok, [0]} = Wasmex.Instance.call_function(store, instance, "random", [len])
+        {:ok, memory} = Wasmex.Instance.memory(store, instance, "memory")
+        {:ok, bytes} = Wasmex.Memory.read_binary(store, memory, 0, len)
+        bytes
+      end
+
+      twins = [call_resume_nif: 1, call_resume_dirty_nif: 1]
+
+      # Over 256 KiB: the call suspends for it, and its resume runs on a dirty scheduler.
+      assert {big, [:call_resume_nif, :call_resume_dirty_nif]} =
+               Wasmex.TestProcesses.native_calls(fn -> run.(300_000) end, twins)
+
+      {small, calls} = Wasmex.TestProcesses.native_calls(fn -> run.(200_000) end, twins)
+      refute :call_resume_dirty_nif in calls
+      assert binary_part(big, 0, 200_000) == small
+    end
+
     @tag :tmp_dir
     test "opening a FIFO in a loop stops at the call's timeout", %{tmp_dir: dir} do
       {_, 0} = System.cmd("mkfifo", [Path.join(dir, "fifo")])

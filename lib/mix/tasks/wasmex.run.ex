@@ -10,8 +10,8 @@ defmodule Mix.Tasks.Wasmex.Run do
   after the file is dropped). Without `--invoke`, the module is run as a WASI command:
   its `_start` is called with `FILE.wasm` and `GUEST_ARGS` as its arguments, its standard
   output and error are printed as it writes them, and its standard input is this task's
-  (read to its end before the guest starts; not read when it is a terminal, unless
-  `--stdin` is given).
+  (read to its end before the guest starts, at most 4 GiB; not read when it is a
+  terminal, unless `--stdin` is given).
 
   With `--invoke FUNCTION`, the export `FUNCTION` is called with `ARGS` (integers or
   floats; an integer is taken as a float for an `f32`/`f64` parameter) and its results
@@ -25,7 +25,8 @@ defmodule Mix.Tasks.Wasmex.Run do
       `--timeout`, or a `proc_exit` code of 126 or more), as `wasmtime run` does on Unix
       (128 + SIGABRT);
     * 1 when it does not get to run: a missing or invalid file, an unknown export,
-      wrong arguments or options. The error is one line on standard error.
+      wrong arguments or options, a standard input over 4 GiB. The error is one line on
+      standard error.
 
   ## Options
 
@@ -37,6 +38,16 @@ defmodule Mix.Tasks.Wasmex.Run do
     * `--fuel N` - run with N units of fuel; the fuel used is printed to standard error.
     * `--timeout MS` - stop the guest after MS milliseconds.
     * `--stdin` / `--no-stdin` - read standard input even from a terminal / never.
+    * `--deterministic` - a deterministic run: the guest's clocks are virtual (they
+      advance one nanosecond per unit of fuel used, and a sleep takes no time), its
+      random bytes come from `--seed`, and file timestamps, inode numbers and directory
+      order are stable. The same program with the same arguments, environment, files and
+      standard input then prints the same output, byte for byte, on every run and every
+      CPU (and uses the same fuel). See `Wasmex.Wasi.WasiOptions`.
+    * `--seed N` - the seed of the guest's random bytes in a deterministic run, an
+      integer in 0..18446744073709551615. Required with `--deterministic`.
+    * `--clock-start NS` - where the guest's realtime clock starts in a deterministic
+      run, in nanoseconds since the Unix epoch. Defaults to 0 (1970-01-01).
 
   ## Examples
 
@@ -44,11 +55,12 @@ defmodule Mix.Tasks.Wasmex.Run do
       mix wasmex.run --dir ./data::/data --env LOG=1 --env HOME tool.wasm ls /data
       echo hi | mix wasmex.run cat.wasm
       mix wasmex.run --invoke add math.wasm 2 3
+      mix wasmex.run --deterministic --seed 42 --clock-start 1704067200000000000 app.wasm
   """
 
   use Mix.Task
 
-  alias Wasmex.{Instance, Module, Store, StoreOrCaller}
+  alias Wasmex.{Instance, Module, Pipe, Store, StoreOrCaller}
   alias Wasmex.Wasi.{PreopenOptions, WasiOptions}
 
   @switches [
@@ -57,8 +69,18 @@ defmodule Mix.Tasks.Wasmex.Run do
     env: :keep,
     fuel: :integer,
     stdin: :boolean,
-    timeout: :integer
+    timeout: :integer,
+    deterministic: :boolean,
+    seed: :integer,
+    clock_start: :integer
   ]
+
+  @max_u64 18_446_744_073_709_551_615
+
+  # Standard input is read this many bytes at a time, into a pipe of at most a pipe's
+  # largest capacity (4 GiB, as `Wasmex.Pipe.new/1` takes it).
+  @stdin_chunk 1_048_576
+  @max_stdin 4_294_967_296
 
   # 128 + SIGABRT, as wasmtime exits when the guest traps; WASI exit codes are 0..125.
   @trap_status 134
@@ -196,18 +218,48 @@ defmodule Mix.Tasks.Wasmex.Run do
   defp float_word(_), do: :error
 
   defp wasi_options(file, args, options) do
-    with {:ok, env} <- env(Keyword.get_values(options, :env)) do
+    with {:ok, env} <- env(Keyword.get_values(options, :env)),
+         {:ok, deterministic} <- deterministic(options),
+         {:ok, stdin} <- stdin(Keyword.get(options, :stdin)) do
       {:ok,
-       %WasiOptions{
-         args: [file | args],
-         env: env,
-         preopen: options |> Keyword.get_values(:dir) |> Enum.map(&parse_dir/1),
-         stdin: stdin(Keyword.get(options, :stdin)),
-         stdout: {:send, self(), :wasmex_run},
-         stderr: {:send, self(), :wasmex_run}
-       }}
+       struct!(
+         %WasiOptions{
+           args: [file | args],
+           env: env,
+           preopen: options |> Keyword.get_values(:dir) |> Enum.map(&parse_dir/1),
+           stdin: stdin,
+           stdout: {:send, self(), :wasmex_run},
+           stderr: {:send, self(), :wasmex_run}
+         },
+         deterministic
+       )}
     end
   end
+
+  # The deterministic-run fields of WasiOptions.
+  defp deterministic(options) do
+    case {options[:deterministic], options[:seed], options[:clock_start]} do
+      {true, nil, _} ->
+        {:error, "--deterministic needs --seed N (the seed of the guest's random bytes)"}
+
+      {true, seed, start} ->
+        with :ok <- in_u64("--seed", seed),
+             :ok <- in_u64("--clock-start", start || 0) do
+          {:ok, [deterministic: true, random_seed: seed, clock_start: start || 0]}
+        end
+
+      {_, nil, nil} ->
+        {:ok, []}
+
+      _ ->
+        {:error, "--seed and --clock-start are for a deterministic run (add --deterministic)"}
+    end
+  end
+
+  defp in_u64(_option, value) when value in 0..@max_u64, do: :ok
+
+  defp in_u64(option, value),
+    do: {:error, "#{option} must be an integer in 0..#{@max_u64}, got: #{value}"}
 
   defp env(pairs) do
     Enum.reduce_while(pairs, {:ok, %{}}, fn pair, {:ok, env} ->
@@ -225,14 +277,40 @@ defmodule Mix.Tasks.Wasmex.Run do
 
   # The guest reads a pipe filled before it starts (WASI stdin here is a Wasmex.Pipe).
   # Reading a terminal would wait for end of input even for a guest that reads nothing.
-  defp stdin(false), do: nil
+  defp stdin(false), do: {:ok, nil}
 
   defp stdin(forced?) do
-    if forced? || not terminal?() do
-      {:ok, pipe} = Wasmex.Pipe.new()
-      {:ok, _} = Wasmex.Pipe.write(pipe, binary_or_empty(IO.binread(:stdio, :eof)))
-      :ok = Wasmex.Pipe.seek(pipe, 0)
-      pipe
+    if forced? || not terminal?(), do: stdin_pipe(:stdio), else: {:ok, nil}
+  end
+
+  @doc false
+  # A pipe holding all of `device`'s input, sized to it: `{:ok, pipe}`, or an error when
+  # the input is larger than `max` bytes (a pipe's largest capacity), found once a chunk
+  # past `max` is read (the rest is not read).
+  @spec stdin_pipe(IO.device(), non_neg_integer()) :: {:ok, Pipe.t()} | {:error, String.t()}
+  def stdin_pipe(device, max \\ @max_stdin) do
+    with {:ok, chunks, size} <- read_input(device, max, [], 0) do
+      {:ok, pipe} = Pipe.new(capacity: size)
+      # Chunk by chunk: a pipe write of at most 1 MiB stays on a normal scheduler.
+      Enum.each(chunks, fn chunk -> {:ok, _} = Pipe.write(pipe, chunk) end)
+      :ok = Pipe.seek(pipe, 0)
+      {:ok, pipe}
+    end
+  end
+
+  defp read_input(device, max, chunks, size) do
+    case IO.binread(device, @stdin_chunk) do
+      data when is_binary(data) and size + byte_size(data) <= max ->
+        read_input(device, max, [data | chunks], size + byte_size(data))
+
+      data when is_binary(data) ->
+        {:error, "standard input is larger than #{max} bytes, the most a guest's can hold"}
+
+      :eof ->
+        {:ok, Enum.reverse(chunks), size}
+
+      {:error, reason} ->
+        {:error, "cannot read standard input: #{inspect(reason)}"}
     end
   end
 
@@ -244,9 +322,6 @@ defmodule Mix.Tasks.Wasmex.Run do
       _ -> false
     end
   end
-
-  defp binary_or_empty(data) when is_binary(data), do: data
-  defp binary_or_empty(_eof_or_error), do: ""
 
   # Runs the call in a task while this process prints the guest's output as it comes.
   defp call(store, instance, function, params, timeout) do

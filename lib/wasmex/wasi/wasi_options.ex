@@ -51,8 +51,8 @@ defmodule Wasmex.Wasi.WasiOptions do
     * file timestamps read as `:clock_start`, device and inode numbers are numbered in the
       order the guest first sees them, directories list in name order and report size 0
       and one link (their real values depend on the host's filesystem);
-    * WASI calls charge one unit of fuel per byte they read, write or generate (in every
-      store, deterministic or not).
+    * WASI calls charge one unit of fuel per byte they read, write, generate or list
+      (in every store, deterministic or not).
 
   File contents, sizes and types are the files' own: give the same files to get the same
   run.

@@ -217,6 +217,9 @@ impl Heavy {
                 }
                 HeavyWork::Host(work, after) => {
                     let values = work.run(store.wasmi_mut()).map_err(Error::from)?;
+                    // The slice after it is timed on its own: it calibrates the slice size,
+                    // and the host work's time would make slices shrink for every store.
+                    store.start_budget();
                     after.resume_once(store, &values)
                 }
             }

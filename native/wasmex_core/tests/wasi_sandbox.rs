@@ -1,5 +1,6 @@
 //! The WASI sandbox without the BEAM: no call blocks on a file, descriptors and output are
-//! bounded, stdio polls at once, WASI calls charge fuel per byte, deterministic runs.
+//! bounded, stdio polls at once, WASI calls charge fuel per byte, work too big for a slice
+//! is host work, deterministic runs.
 
 // Test helpers may unwrap: a failure is a test failure.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -26,6 +27,12 @@ const GUEST: &str = r#"(module
   (import "wasi_snapshot_preview1" "poll_oneoff" (func $poll (param i32 i32 i32 i32) (result i32)))
   (import "wasi_snapshot_preview1" "clock_time_get" (func $clock (param i32 i64 i32) (result i32)))
   (import "wasi_snapshot_preview1" "random_get" (func $random (param i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "fd_readdir"
+    (func $readdir (param i32 i32 i32 i64 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "fd_sync" (func $sync (param i32) (result i32)))
+  (import "wasi_snapshot_preview1" "fd_datasync" (func $datasync (param i32) (result i32)))
+  (import "wasi_snapshot_preview1" "fd_fdstat_set_rights"
+    (func $set_rights (param i32 i64 i64) (result i32)))
   ;; 0..64: results; 64..: paths; 1024..: subscriptions; 4096..: events;
   ;; 65536..131072: a 64 KiB buffer of bytes 0, 1, ... 255, 0, ...; 131072..: I/O vectors
   (memory (export "memory") 8)
@@ -120,6 +127,12 @@ const GUEST: &str = r#"(module
     (call $poll (local.get 0) (local.get 1) (local.get 2) (local.get 3)))
   (func (export "raw_random") (param i32 i32) (result i32)
     (call $random (local.get 0) (local.get 1)))
+  (func (export "raw_readdir") (param i32 i32 i32 i64 i32) (result i32)
+    (call $readdir (local.get 0) (local.get 1) (local.get 2) (local.get 3) (local.get 4)))
+  (func (export "raw_sync") (param i32) (result i32) (call $sync (local.get 0)))
+  (func (export "raw_datasync") (param i32) (result i32) (call $datasync (local.get 0)))
+  (func (export "raw_set_rights") (param i32 i64) (result i32)
+    (call $set_rights (local.get 0) (local.get 1) (i64.const 0)))
   (func (export "load8") (param i32) (result i32) (i32.load8_u (local.get 0)))
   (func (export "load32") (param i32) (result i32) (i32.load (local.get 0)))
   (func (export "load64") (param i32) (result i64) (i64.load (local.get 0)))
@@ -140,6 +153,8 @@ const EVENT_FLAGS: i32 = 4120;
 struct Guest {
     store: Store,
     instance: wasmi::Instance,
+    /// Heavy suspensions its calls went through (host work, bulk instructions).
+    heavy: usize,
 }
 
 impl Guest {
@@ -154,7 +169,11 @@ impl Guest {
         let instance = instance::instantiate(&mut store, &module, &[], &[])
             .unwrap()
             .instance;
-        let mut guest = Self { store, instance };
+        let mut guest = Self {
+            store,
+            instance,
+            heavy: 0,
+        };
         guest.call("fill", &[]);
         guest
     }
@@ -165,17 +184,35 @@ impl Guest {
         self.store.call(func, inputs.into_iter())
     }
 
-    /// Calls `name` to its end, resuming yields; a sleep or a full stream is a panic.
+    /// Calls `name` to its end, resuming yields and heavy work (counted); a sleep or a
+    /// full stream is a panic.
     fn call(&mut self, name: &str, args: &[i64]) -> Vec<Val> {
         let mut step = self.step(name, args).unwrap();
         loop {
             step = match step {
                 Step::Done(results) => return results,
                 Step::Suspended(Suspended::Yield(call)) => call.resume(&mut self.store).unwrap(),
-                Step::Suspended(Suspended::Heavy(call)) => call.resume(&mut self.store).unwrap(),
+                Step::Suspended(Suspended::Heavy(call)) => {
+                    self.heavy += 1;
+                    call.resume(&mut self.store).unwrap()
+                }
                 other => panic!("{name}: unexpected {other:?}"),
             }
         }
+    }
+
+    /// `len` bytes of the guest's memory at `at`.
+    fn memory(&self, at: usize, len: usize) -> Vec<u8> {
+        let store = self.store.wasmi();
+        let memory = self.instance.get_memory(store, "memory").unwrap();
+        memory.data(store)[at..at + len].to_vec()
+    }
+
+    /// Writes `bytes` into the guest's memory at `at`.
+    fn write_memory(&mut self, at: usize, bytes: &[u8]) {
+        let store = self.store.wasmi_mut();
+        let memory = self.instance.get_memory(&*store, "memory").unwrap();
+        memory.data_mut(store)[at..at + bytes.len()].copy_from_slice(bytes);
     }
 
     fn i32(&mut self, name: &str, args: &[i64]) -> i32 {
@@ -487,6 +524,15 @@ fn a_charge_the_users_fuel_cannot_pay_is_out_of_fuel_before_the_bytes_move() {
         "{error}"
     );
     assert_eq!(stdout.size(), 0);
+
+    // A random fill too big for a slice: the trap comes before it is handed over.
+    guest.store.set_fuel(200_000).unwrap();
+    let error = guest.step("raw_random", &[0, 300_000]).unwrap_err();
+    assert!(
+        error.to_string().starts_with("all fuel consumed"),
+        "{error}"
+    );
+    assert!(guest.memory(1_000, 64_000).iter().all(|byte| *byte == 0));
 }
 
 #[test]
@@ -504,4 +550,211 @@ fn pointers_at_the_end_of_the_address_space_are_efault() {
     assert_eq!(guest.i32("raw_poll", &[300_000, -16, 1, 12]), EFAULT);
     assert_eq!(guest.i32("raw_random", &[-1, 2]), EFAULT);
     assert_eq!(guest.i32("raw_random", &[0, -1]), EFAULT);
+}
+
+/// In a deterministic store with `slice` fuel per slice, fills 1,000, 300,000 (more than
+/// a slice fills: host work) and 5,000 bytes with random bytes: the bytes, the fuel used
+/// and the heavy suspensions.
+fn random_fills(slice: Option<u64>) -> (Vec<u8>, u64, usize) {
+    let mut guest = Guest::with_fuel(&deterministic(Some(9)), Some(u64::MAX));
+    guest.store.set_slice(slice);
+    let before = guest.store.fuel().unwrap();
+    for (at, len) in [(0, 1_000), (1_000, 300_000), (301_000, 5_000)] {
+        assert_eq!(guest.i32("raw_random", &[at, len]), 0);
+    }
+    let used = before - guest.store.fuel().unwrap();
+    (guest.memory(0, 306_000), used, guest.heavy)
+}
+
+#[test]
+fn large_random_fills_are_host_work_with_the_same_bytes_and_fuel_whatever_the_slicing() {
+    use rand_chacha::rand_core::{RngCore, SeedableRng};
+
+    let (bytes, fuel, heavy) = random_fills(None);
+    assert_eq!(heavy, 1);
+    // The seeded stream, in the order the guest asked for it, wherever each fill ran.
+    let mut random = rand_chacha::ChaCha20Rng::seed_from_u64(9);
+    let mut expected = vec![0; 306_000];
+    for range in [0..1_000, 1_000..301_000, 301_000..306_000] {
+        random.fill_bytes(&mut expected[range]);
+    }
+    assert!(bytes == expected, "not the seeded stream");
+    assert!(fuel >= 306_000, "{fuel}");
+    for slice in [1_000, 10_000, 100_000_000] {
+        let sliced = random_fills(Some(slice));
+        assert!(sliced == (bytes.clone(), fuel, 1), "slice {slice}");
+    }
+
+    // Not deterministic: wasi-common's generator, handed over the same way.
+    let mut guest = Guest::new(&WasiOptions::default());
+    assert_eq!(guest.i32("raw_random", &[0, 300_000]), 0);
+    assert_eq!(guest.heavy, 1);
+    let zeros = guest.memory(0, 300_000).iter().filter(|b| **b == 0).count();
+    assert!(zeros < 3_000, "{zeros} zero bytes of 300,000");
+}
+
+/// Names of the entries in an `fd_readdir` buffer, up to `used` bytes; checks that the
+/// padding of each header is zero (wasi-common left host stack bytes there: listings
+/// differed from run to run).
+fn entry_names(buffer: &[u8], used: usize) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut at = 0;
+    while at + 24 <= used {
+        assert_eq!(buffer[at + 21..at + 24], [0, 0, 0], "padding at {at}");
+        let len = u32::from_le_bytes(buffer[at + 16..at + 20].try_into().unwrap()) as usize;
+        if at + 24 + len > used {
+            break;
+        }
+        names.push(String::from_utf8(buffer[at + 24..at + 24 + len].to_vec()).unwrap());
+        at += 24 + len;
+    }
+    names
+}
+
+/// What each `fd_readdir` wrote (bytes used, the buffer), the fuel used, and the heavy
+/// suspensions so far after each call.
+type Reads = (Vec<(i32, Vec<u8>)>, u64, Vec<usize>);
+
+/// Reads the 3,000-file directory `dir` in a deterministic store with `slice` fuel per
+/// slice: 4 KiB at cookie 0 (the directory is read: host work), 4 KiB at cookie 5 (from
+/// the listing read: in the slice), 150 KiB at cookie 1 (too much for a slice).
+fn read_directory(dir: &TempDir, slice: Option<u64>) -> Reads {
+    const BUFFER: i64 = 200_000;
+    let options = WasiOptions {
+        preopens: vec![dir.preopen()],
+        ..deterministic(Some(1))
+    };
+    let mut guest = Guest::with_fuel(&options, Some(u64::MAX));
+    guest.store.set_slice(slice);
+    let before = guest.store.fuel().unwrap();
+    let mut reads = Vec::new();
+    let mut heavy = Vec::new();
+    for (len, cookie) in [(4_096, 0), (4_096, 5), (150_000, 1)] {
+        assert_eq!(guest.i32("raw_readdir", &[3, BUFFER, len, cookie, 0]), 0);
+        let used = guest.i32("load32", &[0]);
+        reads.push((used, guest.memory(BUFFER as usize, len as usize)));
+        heavy.push(guest.heavy);
+    }
+    (reads, before - guest.store.fuel().unwrap(), heavy)
+}
+
+#[test]
+fn reading_a_directory_or_filling_a_large_buffer_is_host_work() {
+    let dir = TempDir::new("readdir");
+    for i in 0..3_000 {
+        std::fs::write(dir.0.join(format!("file-{i:04}")), "").unwrap();
+    }
+    let (reads, fuel, heavy) = read_directory(&dir, None);
+    assert_eq!(heavy, [1, 1, 2]);
+    // Full buffers mean "more to come"; the last one holds the rest.
+    assert_eq!((reads[0].0, reads[1].0), (4_096, 4_096));
+    let names = entry_names(&reads[2].1, reads[2].0 as usize);
+    assert_eq!(names.len(), 3_001, "`..` and the files");
+    assert_eq!(names[0], "..");
+    assert_eq!(names[1], "file-0000");
+    assert_eq!(names[3_000], "file-2999");
+    assert!(reads[2].0 < 150_000);
+    assert_eq!(
+        entry_names(&reads[1].1, 4_096)[0],
+        "file-0003",
+        "cookie 5: after ., .., and five entries"
+    );
+    // A unit of fuel per byte listed.
+    let listed = (reads[0].0 + reads[1].0 + reads[2].0) as u64;
+    assert!(fuel >= listed, "{fuel} < {listed}");
+    for slice in [1_000, 100_000_000] {
+        assert!(
+            read_directory(&dir, Some(slice)) == (reads.clone(), fuel, heavy.clone()),
+            "slice {slice}"
+        );
+    }
+}
+
+/// A guest with a fresh directory preopened as `/data` (fd 3), holding `file` with
+/// `contents`.
+fn guest_with_file(name: &str, contents: &str) -> (TempDir, Guest) {
+    let dir = TempDir::new(name);
+    std::fs::write(dir.0.join("file"), contents).unwrap();
+    let options = WasiOptions {
+        preopens: vec![dir.preopen()],
+        ..WasiOptions::default()
+    };
+    let guest = Guest::new(&options);
+    (dir, guest)
+}
+
+#[test]
+fn syncing_a_file_is_host_work_and_needs_its_right() {
+    const EBADF: i32 = 8;
+    const ENOTCAPABLE: i32 = 76;
+    let (_dir, mut guest) = guest_with_file("sync", "x");
+    assert_eq!(guest.i32("open", &[80]), 0);
+    let fd = guest.i32("load32", &[0]).into();
+    assert_eq!(guest.i32("raw_sync", &[fd]), 0);
+    assert_eq!(guest.i32("raw_datasync", &[fd]), 0);
+    assert_eq!(guest.heavy, 2);
+    // Stdio is in memory: nothing to wait for.
+    assert_eq!(guest.i32("raw_sync", &[1]), 0);
+    assert_eq!(guest.heavy, 2);
+    assert_eq!(guest.i32("raw_sync", &[99]), EBADF);
+    // Without the right to sync (only FD_READ kept).
+    assert_eq!(guest.i32("raw_set_rights", &[fd, 2]), 0);
+    assert_eq!(guest.i32("raw_sync", &[fd]), ENOTCAPABLE);
+    assert_eq!(guest.i32("raw_datasync", &[fd]), ENOTCAPABLE);
+}
+
+/// Polls `fds` for reading (userdata: the subscription's index) and a clock of 0 ns, with
+/// the subscriptions at 200,000 and the events at 300,000: the errno, the events and the
+/// number of heavy suspensions of the poll.
+fn poll_files(guest: &mut Guest, fds: &[u32]) -> (i32, Vec<u8>, usize) {
+    let mut subscriptions = Vec::new();
+    for (index, fd) in fds.iter().enumerate() {
+        let mut subscription = [0; 48];
+        subscription[0..8].copy_from_slice(&(index as u64).to_le_bytes());
+        subscription[8] = 1;
+        subscription[16..20].copy_from_slice(&fd.to_le_bytes());
+        subscriptions.extend(subscription);
+    }
+    let mut clock = [0; 48];
+    clock[0..8].copy_from_slice(&u64::MAX.to_le_bytes());
+    clock[16] = 1;
+    subscriptions.extend(clock);
+    guest.write_memory(200_000, &subscriptions);
+    let count = fds.len() as i64 + 1;
+    let heavy = guest.heavy;
+    let errno = guest.i32("raw_poll", &[200_000, 300_000, count, 12]);
+    let count = guest.i32("load32", &[12]) as usize;
+    let events = guest.memory(300_000, count * 32);
+    (errno, events, guest.heavy - heavy)
+}
+
+#[test]
+fn a_poll_on_many_files_is_host_work_with_the_same_events() {
+    let (_dir, mut guest) = guest_with_file("poll", "hello");
+    let fds: Vec<u32> = (0..70)
+        .map(|_| {
+            assert_eq!(guest.i32("open", &[80]), 0);
+            guest.i32("load32", &[0]) as u32
+        })
+        .collect();
+    // Each file readable with its 5 bytes, then the clock; the same whoever ran the poll.
+    let expected = |count: usize| {
+        let mut events = Vec::new();
+        for index in 0..count {
+            let mut event = [0; 32];
+            event[0..8].copy_from_slice(&(index as u64).to_le_bytes());
+            event[10] = 1;
+            event[16..24].copy_from_slice(&5u64.to_le_bytes());
+            events.extend(event);
+        }
+        let mut clock = [0; 32];
+        clock[0..8].copy_from_slice(&u64::MAX.to_le_bytes());
+        events.extend(clock);
+        events
+    };
+    // 70 files: more than a slice asks about.
+    assert_eq!(poll_files(&mut guest, &fds), (0, expected(70), 1));
+    // 4,000 subscriptions on 64 files: each is asked about once, in the slice.
+    let many: Vec<u32> = fds[..64].iter().copied().cycle().take(4_000).collect();
+    assert_eq!(poll_files(&mut guest, &many), (0, expected(4_000), 0));
 }

@@ -55,6 +55,34 @@ defmodule Mix.Tasks.Wasmex.RunTest do
     assert %{status: 0, stdout: ""} = run(["--no-stdin", @tool, "echo"], tmp, stdin: "hello")
   end
 
+  test "standard input larger than a pipe's default capacity (64 MiB)", %{tmp_dir: tmp} do
+    stdin = :binary.copy("0123456789abcdef", 4 * 1_048_576) <> "!"
+
+    assert %{status: 0, stdout: "67108865 bytes\n", stderr: ""} =
+             run([@tool, "count-stdin"], tmp, stdin: stdin)
+  end
+
+  describe "stdin_pipe/2" do
+    test "holds all of the input, read a chunk at a time" do
+      input = :binary.copy("abc", 1_000_000)
+      {:ok, device} = StringIO.open(input)
+      assert {:ok, pipe} = Mix.Tasks.Wasmex.Run.stdin_pipe(device)
+      assert Wasmex.Pipe.size(pipe) == 3_000_000
+      assert Wasmex.Pipe.read(pipe) == input
+    end
+
+    test "refuses input larger than a pipe can hold, in one line" do
+      {:ok, device} = StringIO.open("12345678901")
+
+      assert Mix.Tasks.Wasmex.Run.stdin_pipe(device, 10) ==
+               {:error, "standard input is larger than 10 bytes, the most a guest's can hold"}
+
+      {:ok, device} = StringIO.open("1234567890")
+      assert {:ok, pipe} = Mix.Tasks.Wasmex.Run.stdin_pipe(device, 10)
+      assert Wasmex.Pipe.read(pipe) == "1234567890"
+    end
+  end
+
   test "--env KEY=VALUE, and --env KEY inherits the host's value", %{tmp_dir: tmp} do
     assert %{status: 0, stdout: "A=1\nB=two=2\nHOSTVAR=from host\n"} =
              run(
@@ -127,6 +155,53 @@ defmodule Mix.Tasks.Wasmex.RunTest do
              run(["--timeout", "50", spin], tmp)
   end
 
+  test "--deterministic --seed N: the same output, byte for byte, on every run",
+       %{tmp_dir: tmp} do
+    # A directory for each run, all alike: the program writes a file into it.
+    dirs =
+      for name <- ["a", "b", "c", "d"] do
+        dir = Path.join(tmp, name)
+        File.mkdir_p!(dir)
+        File.write!(Path.join(dir, "input.txt"), "the same")
+        dir
+      end
+
+    checks = Path.expand("../../fixtures/wasi/wasi_checks.wasm", __DIR__)
+    # Prints the clocks, random bytes, a file it wrote, a listing and file metadata.
+    run = fn dir, options ->
+      options ++ ["--fuel", "10000000000", "--dir", "#{dir}::/data", checks, "det", "/data"]
+    end
+
+    [first, second, other_seed, clock_start] =
+      run_all(
+        [
+          run.(Enum.at(dirs, 0), ["--deterministic", "--seed", "42"]),
+          run.(Enum.at(dirs, 1), ["--deterministic", "--seed", "42"]),
+          run.(Enum.at(dirs, 2), ["--deterministic", "--seed", "43"]),
+          run.(Enum.at(dirs, 3), [
+            "--deterministic",
+            "--seed",
+            "42",
+            "--clock-start",
+            "1704067200000000000"
+          ])
+        ],
+        tmp
+      )
+
+    assert %{status: 0, stdout: "realtime=" <> _ = stdout, stderr: "fuel used: " <> _} = first
+    assert second == first
+    assert stdout =~ ~r/^random=[0-9a-f]{32}$/m
+    # Another seed: other random bytes.
+    assert other_seed.status == 0
+    assert random_line(other_seed.stdout) != random_line(stdout)
+
+    [_, realtime] = Regex.run(~r/^realtime=(\d+)/, clock_start.stdout)
+    assert (String.to_integer(realtime) - 1_704_067_200_000_000_000) in 1..1_000_000_000
+  end
+
+  defp random_line(stdout), do: hd(Regex.run(~r/^random=.*$/m, stdout))
+
   test "--invoke converts arguments to the parameter types", %{tmp_dir: tmp} do
     math = wat(tmp, "math.wasm", ~S[(module
         (func (export "add") (param i32 i32) (result i32) (i32.add (local.get 0) (local.get 1)))
@@ -150,14 +225,22 @@ defmodule Mix.Tasks.Wasmex.RunTest do
     bad = Path.join(tmp, "bad.wasm")
     File.write!(bad, <<0, "asm", 1, 0, 0, 0, 99>>)
 
-    for {args, start} <- [
-          {[Path.join(tmp, "missing.wasm")],
-           "error: cannot read #{tmp}/missing.wasm: no such file or directory"},
-          {[bad], "error: not a valid WebAssembly module: "},
-          {["--fuell", "1", @tool], "error: unknown or invalid options: --fuell"},
-          {[], "error: usage: mix wasmex.run"}
-        ] do
-      assert %{status: 1, stdout: "", stderr: stderr} = run(args, tmp)
+    cases = [
+      {[Path.join(tmp, "missing.wasm")],
+       "error: cannot read #{tmp}/missing.wasm: no such file or directory"},
+      {[bad], "error: not a valid WebAssembly module: "},
+      {["--fuell", "1", @tool], "error: unknown or invalid options: --fuell"},
+      {["--deterministic", @tool], "error: --deterministic needs --seed N"},
+      {["--seed", "1", @tool], "error: --seed and --clock-start are for a deterministic run"},
+      {["--deterministic", "--seed", "-1", @tool],
+       "error: --seed must be an integer in 0..18446744073709551615, got: -1"},
+      {[], "error: usage: mix wasmex.run"}
+    ]
+
+    results = run_all(Enum.map(cases, &elem(&1, 0)), tmp)
+
+    for {{_args, start}, result} <- Enum.zip(cases, results) do
+      assert %{status: 1, stdout: "", stderr: stderr} = result
       assert String.starts_with?(stderr, start)
       assert [_one_line] = String.split(stderr, "\n", trim: true)
     end

@@ -17,31 +17,73 @@
 //!   stable inode numbers ([`super::deterministic`]).
 
 use super::deterministic::SharedInodes;
+use super::fuel::cost;
+use super::guest::{self, finish, read_u32, ready, write_u32, SUCCESS};
+use super::work::{self, Done, Work};
+use crate::store::Host;
 use async_trait::async_trait;
 use cap_fs_ext::{DirEntryExt, DirExt, MetadataExt, OpenOptionsMaybeDirExt, OpenOptionsSyncExt};
 use cap_std::fs;
 use std::any::Any;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
+use wasmi::{Caller, Linker};
 use wasmi_wasi::wasi_common::dir::{OpenResult, ReaddirCursor, ReaddirEntity, WasiDir};
 use wasmi_wasi::wasi_common::file::{FdFlags, FileType, Filestat, OFlags};
+use wasmi_wasi::wasi_common::snapshots::preview_1::wasi_snapshot_preview1 as preview1;
 use wasmi_wasi::wasi_common::sync::file::{filetype_from, File};
 use wasmi_wasi::wasi_common::{Error, ErrorExt, SystemTimeSpec, WasiFile};
+
+/// Bytes of entries one `fd_readdir` copies within the calling slice, from a listing
+/// already read: about a thousand entries, a fraction of a millisecond. (wasi-libc reads
+/// 4 KiB at a time.)
+const INLINE_LISTING_BYTES: u32 = 64 << 10;
+
+/// What the directories of a store share.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Shared {
+    /// Stable inode numbers, in a deterministic run.
+    inodes: Option<SharedInodes>,
+    /// Set while `fd_readdir` runs within a slice: reading a directory then is refused
+    /// ([`ListingNeeded`]), to be done as host work.
+    within_slice: Arc<AtomicBool>,
+}
+
+impl Shared {
+    pub(super) fn new(inodes: Option<SharedInodes>) -> Self {
+        Self {
+            inodes,
+            within_slice: Arc::default(),
+        }
+    }
+}
+
+/// The error a directory read within a slice fails with, before it had any effect.
+#[derive(Debug)]
+struct ListingNeeded;
+
+impl std::fmt::Display for ListingNeeded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a directory was to be read within a slice")
+    }
+}
+
+impl std::error::Error for ListingNeeded {}
 
 /// A directory the guest may use.
 pub(super) struct Dir {
     dir: fs::Dir,
-    /// Stable inode numbers, in a deterministic run.
-    inodes: Option<SharedInodes>,
+    shared: Shared,
     /// The listing being read, from the last read at cookie 0.
     listing: Mutex<Option<Arc<Vec<ReaddirEntity>>>>,
 }
 
 impl Dir {
-    pub(super) fn new(dir: fs::Dir, inodes: Option<SharedInodes>) -> Self {
+    pub(super) fn new(dir: fs::Dir, shared: Shared) -> Self {
         Self {
             dir,
-            inodes,
+            shared,
             listing: Mutex::new(None),
         }
     }
@@ -103,7 +145,7 @@ impl Dir {
             let dir = fs::Dir::from_std_file(file.into_std());
             return Ok(OpenResult::Dir(Box::new(Dir::new(
                 dir,
-                self.inodes.clone(),
+                self.shared.clone(),
             ))));
         }
         if oflags.contains(OFlags::DIRECTORY) {
@@ -137,7 +179,7 @@ impl Dir {
                 .map_err(|_| Error::illegal_byte_sequence())?;
             rest.push((name, filetype_from(&metadata.file_type()), metadata.ino()));
         }
-        if let Some(inodes) = &self.inodes {
+        if let Some(inodes) = &self.shared.inodes {
             rest.sort_by(|a, b| a.0.cmp(&b.0));
             entries.extend(rest);
             let mut inodes = inodes.lock().unwrap_or_else(PoisonError::into_inner);
@@ -230,6 +272,9 @@ impl WasiDir for Dir {
             let mut listing = self.listing.lock().unwrap_or_else(PoisonError::into_inner);
             match &*listing {
                 Some(entries) if skip != 0 => entries.clone(),
+                _ if self.shared.within_slice.load(Ordering::Relaxed) => {
+                    return Err(Error::trap(ListingNeeded.into()));
+                }
                 _ => listing.insert(Arc::new(self.list()?)).clone(),
             }
         };
@@ -312,5 +357,116 @@ fn time_spec(time: Option<SystemTimeSpec>) -> Option<cap_fs_ext::SystemTimeSpec>
         Some(SystemTimeSpec::Absolute(time)) => Some(cap_fs_ext::SystemTimeSpec::Absolute(time)),
         Some(SystemTimeSpec::SymbolicNow) => Some(cap_fs_ext::SystemTimeSpec::SymbolicNow),
         None => None,
+    }
+}
+
+/// Adds `fd_readdir` to `linker`.
+///
+/// # Errors
+///
+/// When the linker refuses the definition.
+pub(super) fn add_to_linker(linker: &mut Linker<Host>) -> Result<(), wasmi::Error> {
+    linker.func_wrap(super::MODULE, "fd_readdir", fd_readdir)?;
+    Ok(())
+}
+
+/// `fd_readdir(fd, buf, buf_len, cookie, bufused_out)`.
+fn fd_readdir(
+    mut caller: Caller<'_, Host>,
+    fd: i32,
+    buf: i32,
+    buf_len: i32,
+    cookie: i64,
+    bufused: i32,
+) -> Result<i32, wasmi::Error> {
+    let memory = guest::memory(&caller)?;
+    let small = buf_len as u32 <= INLINE_LISTING_BYTES;
+    let readdir = Readdir {
+        fd,
+        buf,
+        buf_len,
+        cookie,
+        bufused,
+    };
+    work::run(&mut caller, memory, small, readdir)
+}
+
+/// One `fd_readdir`.
+#[derive(Debug, Clone, Copy)]
+struct Readdir {
+    fd: i32,
+    buf: i32,
+    buf_len: i32,
+    cookie: i64,
+    bufused: i32,
+}
+
+impl Work for Readdir {
+    /// wasi-common's `fd_readdir`; within a slice, `None` when it would read the directory.
+    fn run(
+        &self,
+        data: &mut [u8],
+        host: &mut Host,
+        within_slice: bool,
+    ) -> Result<Option<Done>, wasmi::Error> {
+        let state = host.wasi_state();
+        state
+            .dirs
+            .within_slice
+            .store(within_slice, Ordering::Relaxed);
+        let mut memory = wasmi_wasi::WasmiGuestMemory::Unshared(&mut *data);
+        let output = ready(preview1::fd_readdir(
+            &mut state.ctx,
+            &mut memory,
+            self.fd,
+            self.buf,
+            self.buf_len,
+            self.cookie,
+            self.bufused,
+        ));
+        state.dirs.within_slice.store(false, Ordering::Relaxed);
+        if let Some(Err(error)) = &output {
+            if error.is::<ListingNeeded>() {
+                return Ok(None);
+            }
+        }
+        let errno = finish(output)?;
+        if errno != SUCCESS {
+            return Ok(Some(Done::errno(errno)));
+        }
+        let used = read_u32(data, self.bufused as u32).unwrap_or(0);
+        if let Ok(entries) = guest::bytes_mut(data, self.buf as u32, used as usize) {
+            zero_padding(entries);
+            // Written last, as wasi-common did: a count inside the buffer stays whole.
+            let _ = write_u32(data, self.bufused as u32, used);
+        }
+        Ok(Some(Done {
+            errno,
+            fuel: cost(used as usize),
+        }))
+    }
+}
+
+/// The size of a `dirent` header, and where its padding is.
+const DIRENT_SIZE: usize = 24;
+const DIRENT_NAMLEN: usize = 16;
+const DIRENT_PADDING: std::ops::Range<usize> = 21..24;
+
+/// Zeroes the padding of the `dirent` headers in `entries`: wasi-common 36 writes each
+/// header as a copy of a Rust struct, padding included, so those three bytes were
+/// whatever was on the host's stack (a listing differed from run to run, and showed the
+/// guest bytes of host memory).
+fn zero_padding(entries: &mut [u8]) {
+    let mut at = 0;
+    while at < entries.len() {
+        let padding = (at + DIRENT_PADDING.start).min(entries.len())
+            ..(at + DIRENT_PADDING.end).min(entries.len());
+        entries[padding].fill(0);
+        let Ok(namlen) = read_u32(entries, (at + DIRENT_NAMLEN) as u32) else {
+            return;
+        };
+        at = at
+            .saturating_add(DIRENT_SIZE)
+            .saturating_add(namlen as usize);
     }
 }

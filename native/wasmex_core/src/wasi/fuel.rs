@@ -3,15 +3,17 @@
 //! wasmi charges fuel for the instructions a guest runs, not for the work of a host
 //! function. A WASI call that copies a megabyte would then be free, and a slice of guest
 //! code that makes such calls could run far past its time budget. So the calls of this
-//! module that move bytes (`fd_read`, `fd_pread`, `fd_write`, `fd_pwrite`, `random_get`)
-//! charge [`FUEL_PER_BYTE`] for each byte read, written or generated. The charge is a
-//! function of the bytes moved only, so fuel stays the same on every run and every
-//! slicing.
+//! module that move bytes (`fd_read`, `fd_pread`, `fd_write`, `fd_pwrite`, `random_get`,
+//! `fd_readdir`) charge [`FUEL_PER_BYTE`] for each byte read, written, generated or
+//! listed. The charge is a function of the bytes moved only, so fuel stays the same on
+//! every run and every slicing, and wherever the work runs (see [`super::work`]).
 //!
 //! A charge larger than what the running slice has left ends the slice (its fuel goes to
 //! 0) and the rest is kept as a *debt* that the store adds to the slice's use
 //! ([`FuelMeter::end_slice`]); the user's fuel pays for all of it. A charge the user's
-//! fuel cannot pay is the "all fuel consumed" trap, before any byte moves.
+//! fuel cannot pay is the "all fuel consumed" trap, before any byte moves. Work handed
+//! over to the host runs between two slices and is charged there
+//! ([`charge_between_slices`]), as it would have been within the slice.
 
 use crate::store::Host;
 use wasmi::{Caller, TrapCode};
@@ -93,5 +95,22 @@ pub(crate) fn charge(caller: &mut Caller<'_, Host>, fuel: u64) -> Result<(), was
     let debt = fuel.saturating_sub(left);
     host.meter.debt = host.meter.debt.saturating_add(debt);
     let _ = caller.set_fuel(left.saturating_sub(fuel));
+    Ok(())
+}
+
+/// Charges `fuel` for host work done between two slices (WASI work handed over to the
+/// host, see [`super::work`]): the same charge as [`charge`] within a slice.
+///
+/// # Errors
+///
+/// The "all fuel consumed" trap when the user meters fuel and has less than `fuel` left.
+pub(crate) fn charge_between_slices(host: &mut Host, fuel: u64) -> Result<(), wasmi::Error> {
+    if let Some(user) = &mut host.user_fuel {
+        if *user < fuel {
+            return Err(TrapCode::OutOfFuel.into());
+        }
+        *user -= fuel;
+    }
+    host.meter.consumed = host.meter.consumed.saturating_add(fuel);
     Ok(())
 }

@@ -1,4 +1,5 @@
-//! Reads, writes and random bytes in bounded pieces, each charged in fuel.
+//! Reads, writes, syncs and random bytes, in bounded pieces or as host work, charged in
+//! fuel.
 //!
 //! wasi-common's `fd_write` gathers every buffer a guest names: one call with 30,000
 //! vectors pointing at the same 64 KiB put 1.9 GB into a pipe, on one scheduler, in one go.
@@ -8,6 +9,10 @@
 //! on. The bytes go through a scratch memory ([`Scratch`]) into wasi-common, so its
 //! checks and files do the work, and the guest pays [`FUEL_PER_BYTE`](super::fuel::FUEL_PER_BYTE) per byte.
 //!
+//! `random_get` cannot be short: up to [`INLINE_RANDOM_BYTES`] it fills the buffer within
+//! the slice, more is host work for a thread that may run long ([`super::work`]), as is
+//! `fd_sync`/`fd_datasync` of a file (it waits for the disk).
+//!
 //! A write to a streamed stdout or stderr that does not fit the stream's buffer suspends
 //! the guest (a zero-length [`Sleep`]): the host sends the buffer to its process, then the
 //! write completes. The amount one call writes never depends on when the host took the
@@ -16,6 +21,7 @@
 use super::fds::Stdio;
 use super::fuel::{charge, cost};
 use super::guest::{self, errno, finish, iovecs, ready, write_u32, IoVec, Scratch, SUCCESS};
+use super::work::{self, Done, Work};
 use super::{Output, Sleep, WasiState};
 use crate::imports::{HostCallMarker, Pending};
 use crate::store::Host;
@@ -28,8 +34,9 @@ use wasmi_wasi::wasi_common::snapshots::preview_1::wasi_snapshot_preview1 as pre
 /// scheduler about as long as a slice of guest code does.
 pub(super) const MAX_BYTES_PER_CALL: usize = 256 << 10;
 
-/// Random bytes one `random_get` fills within the calling NIF. Larger fills are work for a
-/// dirty scheduler (see [`host_work`]).
+/// Random bytes one `random_get` fills within the calling slice (about 0.1 ms with
+/// wasi-common's generator on x86-64, less with the seeded one). Larger fills are host
+/// work ([`super::work`]).
 pub(super) const INLINE_RANDOM_BYTES: usize = 256 << 10;
 
 /// Adds the functions of this module to `linker`.
@@ -43,6 +50,8 @@ pub(super) fn add_to_linker(linker: &mut Linker<Host>) -> Result<(), wasmi::Erro
     linker.func_wrap(super::MODULE, "fd_read", fd_read)?;
     linker.func_wrap(super::MODULE, "fd_pread", fd_pread)?;
     linker.func_wrap(super::MODULE, "random_get", random_get)?;
+    linker.func_wrap(super::MODULE, "fd_sync", fd_sync)?;
+    linker.func_wrap(super::MODULE, "fd_datasync", fd_datasync)?;
     Ok(())
 }
 
@@ -271,49 +280,119 @@ fn read(
 }
 
 /// `random_get(buf, buf_len)`: seeded bytes in a deterministic run, wasi-common's
-/// generator otherwise.
+/// generator otherwise. Up to [`INLINE_RANDOM_BYTES`] within the slice, more as host work
+/// ([`super::work`]). The bytes are charged before any is generated.
 fn random_get(mut caller: Caller<'_, Host>, buf: i32, len: i32) -> Result<i32, wasmi::Error> {
     let memory = guest::memory(&caller)?;
-    let len = len as u32 as usize;
-    if let Err(code) = guest::bytes(memory.data(&caller), buf as u32, len) {
+    let fill = RandomFill {
+        at: buf as u32,
+        len: len as u32 as usize,
+    };
+    if let Err(code) = guest::bytes(memory.data(&caller), fill.at, fill.len) {
         return Ok(code);
     }
-    charge(&mut caller, cost(len))?;
-    let (data, host) = memory.data_and_store_mut(&mut caller);
-    let target = match guest::bytes_mut(data, buf as u32, len) {
-        Ok(target) => target,
-        Err(code) => return Ok(code),
-    };
-    let state = host.wasi_state();
-    host_work(len, || match &mut state.replay {
-        Some(replay) => {
-            replay.fill(target);
-            Ok(SUCCESS)
-        }
-        None => {
-            let mut memory = wasmi_wasi::WasmiGuestMemory::Unshared(target);
-            finish(ready(preview1::random_get(
-                &mut state.ctx,
-                &mut memory,
-                0,
-                len as i32,
-            )))
-        }
-    })
+    charge(&mut caller, cost(fill.len))?;
+    work::run(&mut caller, memory, fill.len <= INLINE_RANDOM_BYTES, fill)
 }
 
-/// Runs host work of `bytes` bytes that cannot be split into short calls.
-///
-/// Up to [`INLINE_RANDOM_BYTES`] it runs here, within the slice (and is charged fuel, so
-/// the slice ends early). Larger work should not run on a normal scheduler at all: it is
-/// the seam for the call protocol's pending host work (a host function suspends the call
-/// and the host runs the work on a dirty scheduler). TODO(call-protocol host work): send
-/// work above [`INLINE_RANDOM_BYTES`] there; until then it runs here.
-fn host_work<R>(bytes: usize, work: impl FnOnce() -> R) -> R {
-    if bytes <= INLINE_RANDOM_BYTES {
-        return work();
+/// Fills `len` bytes at `at` with random bytes.
+#[derive(Debug, Clone, Copy)]
+struct RandomFill {
+    at: u32,
+    len: usize,
+}
+
+impl Work for RandomFill {
+    fn run(
+        &self,
+        data: &mut [u8],
+        host: &mut Host,
+        _within_slice: bool,
+    ) -> Result<Option<Done>, wasmi::Error> {
+        let target = match guest::bytes_mut(data, self.at, self.len) {
+            Ok(target) => target,
+            Err(code) => return Ok(Some(Done::errno(code))),
+        };
+        let state = host.wasi_state();
+        let errno = match &mut state.replay {
+            Some(replay) => {
+                replay.fill(target);
+                SUCCESS
+            }
+            None => {
+                let mut memory = wasmi_wasi::WasmiGuestMemory::Unshared(target);
+                finish(ready(preview1::random_get(
+                    &mut state.ctx,
+                    &mut memory,
+                    0,
+                    self.len as i32,
+                )))?
+            }
+        };
+        Ok(Some(Done::errno(errno)))
     }
-    // TODO(call-protocol host work): suspend the call with the host-work pending kind and
-    // run `work` on a dirty scheduler; until then it runs here too.
-    work()
+}
+
+/// `fd_sync(fd)`.
+fn fd_sync(caller: Caller<'_, Host>, fd: i32) -> Result<i32, wasmi::Error> {
+    sync(
+        caller,
+        Sync {
+            fd,
+            data_only: false,
+        },
+    )
+}
+
+/// `fd_datasync(fd)`.
+fn fd_datasync(caller: Caller<'_, Host>, fd: i32) -> Result<i32, wasmi::Error> {
+    sync(
+        caller,
+        Sync {
+            fd,
+            data_only: true,
+        },
+    )
+}
+
+/// A sync waits for the disk (seconds, after a gigabyte of writes): host work, except on
+/// stdio, which is in memory.
+fn sync(mut caller: Caller<'_, Host>, sync: Sync) -> Result<i32, wasmi::Error> {
+    let memory = guest::memory(&caller)?;
+    let state = caller.data_mut().wasi_state();
+    let right = if sync.data_only {
+        Rights::FD_DATASYNC
+    } else {
+        Rights::FD_SYNC
+    };
+    if !state.fds.allows(sync.fd as u32, right) {
+        return Ok(errno(Errno::Notcapable));
+    }
+    let stdio = state.fds.stdio(sync.fd as u32).is_some();
+    work::run(&mut caller, memory, stdio, sync)
+}
+
+/// `fd_sync` or `fd_datasync` of `fd`.
+#[derive(Debug, Clone, Copy)]
+struct Sync {
+    fd: i32,
+    data_only: bool,
+}
+
+impl Work for Sync {
+    fn run(
+        &self,
+        _data: &mut [u8],
+        host: &mut Host,
+        _within_slice: bool,
+    ) -> Result<Option<Done>, wasmi::Error> {
+        let ctx = &mut host.wasi_state().ctx;
+        let mut memory = guest::no_memory();
+        let errno = finish(if self.data_only {
+            ready(preview1::fd_datasync(ctx, &mut memory, self.fd))
+        } else {
+            ready(preview1::fd_sync(ctx, &mut memory, self.fd))
+        })?;
+        Ok(Some(Done::errno(errno)))
+    }
 }

@@ -7,6 +7,9 @@
 //! - `fds`: the descriptor table as the host sees it: a per-store limit on open
 //!   descriptors, which descriptors are stdio, the rights a guest dropped, `ENOTSOCK`.
 //! - `io`: reads, writes and `random_get` in bounded pieces, charged in fuel per byte.
+//! - `work`: WASI work too big for a time budget that cannot be cut (a large
+//!   `random_get` or `fd_readdir`, `fd_sync`), handed to the host to run where it may
+//!   run long.
 //! - `poll`: `poll_oneoff` answered here, never blocking a thread: clock waits suspend
 //!   the guest like an Elixir import, descriptors are always ready.
 //! - `deterministic`: virtual clocks, seeded random bytes and stable file metadata for
@@ -22,6 +25,7 @@ mod guest;
 mod io;
 mod pipe;
 mod poll;
+mod work;
 
 pub use deterministic::{Deterministic, NANOS_PER_FUEL};
 pub use fuel::FUEL_PER_BYTE;
@@ -98,6 +102,8 @@ pub(crate) struct WasiState {
     fds: Fds,
     /// `Some` for a deterministic run.
     replay: Option<Replay>,
+    /// What the store's directories share.
+    dirs: dir::Shared,
 }
 
 impl WasiState {
@@ -124,7 +130,7 @@ impl WasiState {
         builder.stdout(Box::new(OutputFile::new(options.stdout.clone())));
         builder.stderr(Box::new(OutputFile::new(options.stderr.clone())));
         let ctx = builder.build();
-        let inodes = replay.as_ref().map(Replay::inodes);
+        let dirs = dir::Shared::new(replay.as_ref().map(Replay::inodes));
         for preopen in &options.preopens {
             let dir = cap_std::fs::Dir::open_ambient_dir(&preopen.path, ambient_authority())
                 .map_err(|error| {
@@ -133,7 +139,7 @@ impl WasiState {
                         preopen.path.display()
                     ))
                 })?;
-            ctx.push_preopened_dir(Box::new(Dir::new(dir, inodes.clone())), &preopen.guest)
+            ctx.push_preopened_dir(Box::new(Dir::new(dir, dirs.clone())), &preopen.guest)
                 .map_err(|error| {
                     Error::Wasi(format!("could not preopen `{}`: {error}", preopen.guest))
                 })?;
@@ -144,7 +150,12 @@ impl WasiState {
             Stdio::Output(options.stderr.clone()),
         ];
         let fds = Fds::new(options.fd_limit, options.preopens.len(), stdio);
-        Ok(Self { ctx, fds, replay })
+        Ok(Self {
+            ctx,
+            fds,
+            replay,
+            dirs,
+        })
     }
 }
 
@@ -161,6 +172,7 @@ pub(crate) fn add_to_linker(linker: &mut Linker<Host>) -> Result<(), Error> {
     poll::add_to_linker(linker).map_err(wasi)?;
     fds::add_to_linker(linker).map_err(wasi)?;
     io::add_to_linker(linker).map_err(wasi)?;
+    dir::add_to_linker(linker).map_err(wasi)?;
     deterministic::add_to_linker(linker).map_err(wasi)?;
     Ok(())
 }
@@ -178,6 +190,7 @@ impl Host {
             ctx: WasiCtxBuilder::new().build(),
             fds: Fds::new(WasiOptions::DEFAULT_FD_LIMIT, 0, Stdio::none()),
             replay: None,
+            dirs: dir::Shared::default(),
         })
     }
 }

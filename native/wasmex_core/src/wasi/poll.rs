@@ -8,7 +8,8 @@
 //!   are regular files and directories, see [`super::dir`]): a poll with any descriptor
 //!   subscription returns at once with those events, plus the clocks already due. A read
 //!   event reports the bytes left to read (end of input is "hangup"); a write event, the
-//!   bytes one write may take;
+//!   bytes one write may take. Asking about a file costs two system calls: a poll on
+//!   many files is host work ([`super::work`]);
 //! - a poll on clocks only (`sleep`, `nanosleep`, `usleep`) suspends the guest like an
 //!   Elixir import does ([`Sleep`]): the host waits without a thread (`receive after`),
 //!   then resumes the call and the events are written. In a deterministic run the wait
@@ -17,9 +18,11 @@
 use super::fds::{fdstat, Fault, Stdio};
 use super::guest::{self, bytes, errno, read_u32, read_u64, write_u32, SUCCESS};
 use super::io::{Write, MAX_BYTES_PER_CALL};
+use super::work::{self, Done, Work};
 use super::{Output, WasiState};
 use crate::imports::{HostCallMarker, Pending};
 use crate::store::Host;
+use std::collections::{HashMap, HashSet};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use wasmi::{Caller, Linker, Memory, Val};
 use wasmi_wasi::wasi_common::snapshots::preview_1::types::{Errno, Fd, Filetype};
@@ -133,6 +136,7 @@ impl Events {
 }
 
 /// A subscription.
+#[derive(Debug, Clone, Copy)]
 enum Subscription {
     Clock { userdata: u64, wait: Duration },
     Fd { userdata: u64, kind: u8, fd: u32 },
@@ -169,49 +173,35 @@ fn poll_oneoff(
         memory,
     };
     let state = caller.data_mut().wasi_state();
+    let mut files = HashSet::new();
+    let mut descriptors = false;
     for subscription in &subscriptions {
-        if let Subscription::Fd { userdata, kind, fd } = *subscription {
-            match readiness(state, fd, kind) {
-                Ok((nbytes, flags)) => events.list.push(Event {
-                    userdata,
-                    kind,
-                    nbytes,
-                    flags,
-                }),
-                Err(Fault::Errno(code)) => return Ok(code),
-                Err(Fault::Trap(trap)) => return Err(trap),
+        if let Subscription::Fd { fd, .. } = *subscription {
+            descriptors = true;
+            if state.fds.stdio(fd).is_none() {
+                files.insert(fd);
             }
         }
     }
-    // With descriptors ready, only the clocks already due fire; otherwise the earliest.
-    let wait = if events.list.is_empty() {
-        subscriptions
-            .iter()
-            .filter_map(|subscription| match subscription {
-                Subscription::Clock { wait, .. } => Some(*wait),
-                Subscription::Fd { .. } => None,
-            })
-            .min()
-            .unwrap_or_default()
-    } else {
-        Duration::ZERO
-    };
-    for subscription in &subscriptions {
-        if let Subscription::Clock {
-            userdata,
-            wait: due,
-        } = *subscription
-        {
-            if due <= wait {
-                events.list.push(Event {
-                    userdata,
-                    kind: EVENTTYPE_CLOCK,
-                    nbytes: 0,
-                    flags: 0,
-                });
-            }
-        }
+    if descriptors {
+        // Every descriptor is ready: the poll returns at once.
+        let small = files.len() <= INLINE_FILES;
+        let ready = Ready {
+            subscriptions,
+            events,
+        };
+        return work::run(&mut caller, memory, small, ready);
     }
+    // Clocks only: the earliest fires.
+    let wait = subscriptions
+        .iter()
+        .filter_map(|subscription| match subscription {
+            Subscription::Clock { wait, .. } => Some(*wait),
+            Subscription::Fd { .. } => None,
+        })
+        .min()
+        .unwrap_or_default();
+    events.list = clocks_due(&subscriptions, wait);
     let state = caller.data_mut().wasi_state();
     if let Some(replay) = &mut state.replay {
         replay.sleep(wait);
@@ -223,6 +213,77 @@ fn poll_oneoff(
         return Err(wasmi::Error::host(HostCallMarker));
     }
     Ok(events.write(memory.data_mut(&mut caller)))
+}
+
+/// The events of the clocks due within `wait`.
+fn clocks_due(subscriptions: &[Subscription], wait: Duration) -> Vec<Event> {
+    subscriptions
+        .iter()
+        .filter_map(|subscription| match *subscription {
+            Subscription::Clock {
+                userdata,
+                wait: due,
+            } if due <= wait => Some(Event {
+                userdata,
+                kind: EVENTTYPE_CLOCK,
+                nbytes: 0,
+                flags: 0,
+            }),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Distinct files (descriptors that are not stdio) one poll asks about within the calling
+/// slice: each costs two system calls (its size and position, about 1.5 µs), and 4,096
+/// subscriptions took 6 ms. A poll on more is host work ([`super::work`]).
+const INLINE_FILES: usize = 64;
+
+/// A poll with descriptor subscriptions: their events, and those of the clocks already
+/// due.
+#[derive(Debug)]
+struct Ready {
+    subscriptions: Vec<Subscription>,
+    events: Events,
+}
+
+impl Work for Ready {
+    fn run(
+        &self,
+        data: &mut [u8],
+        host: &mut Host,
+        _within_slice: bool,
+    ) -> Result<Option<Done>, wasmi::Error> {
+        let state = host.wasi_state();
+        // A descriptor asked about twice is as ready the second time.
+        let mut known = HashMap::new();
+        let mut list = Vec::with_capacity(self.subscriptions.len());
+        for subscription in &self.subscriptions {
+            let Subscription::Fd { userdata, kind, fd } = *subscription else {
+                continue;
+            };
+            let (nbytes, flags) = match known.get(&(fd, kind)) {
+                Some(ready) => *ready,
+                None => match readiness(state, fd, kind) {
+                    Ok(ready) => *known.entry((fd, kind)).or_insert(ready),
+                    Err(Fault::Errno(code)) => return Ok(Some(Done::errno(code))),
+                    Err(Fault::Trap(trap)) => return Err(trap),
+                },
+            };
+            list.push(Event {
+                userdata,
+                kind,
+                nbytes,
+                flags,
+            });
+        }
+        list.extend(clocks_due(&self.subscriptions, Duration::ZERO));
+        let events = Events {
+            list,
+            ..self.events.clone()
+        };
+        Ok(Some(Done::errno(events.write(data))))
+    }
 }
 
 /// The guest's clocks now: the virtual ones in a deterministic run.
