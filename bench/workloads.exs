@@ -1,4 +1,4 @@
-# The workloads of ../shared/BENCH.md, W1–W10 (and E1, the engine life-cycle of issue 7).
+# The benchmark workloads W1–W10 (bench/README.md lists them), and E1, the engine life-cycle.
 # Each module's `run/1` returns report rows; `bench/run.exs` runs them.
 
 defmodule Bench.Guests do
@@ -533,7 +533,7 @@ end
 
 defmodule Bench.E1 do
   @moduledoc false
-  # Engine life-cycle (issue 7): RSS over 10,000 compile/instantiate/call/drop cycles on
+  # Engine life-cycle: RSS over 10,000 compile/instantiate/call/drop cycles on
   # the default Store.new() path, against compiling into one shared engine.
   @cycles 10_000
 

@@ -1,34 +1,8 @@
 defmodule Wasmex do
-  @moduledoc ~S"""
-  WebAssembly for Elixir, with the Wasmex API, on the wasmi interpreter.
-
-  Swap the `:wasmex` dependency for `:wasmex_interp` and keep your code: the modules and
-  calls are Wasmex's. What differs is underneath: guests run in the calling process in
-  fuel slices (no JIT, no background threads), Elixir imports are called in that same
-  process, and the same guest uses the same fuel on every run and every CPU.
-
-    * `Wasmex.Store` - creates stores, with optional fuel and limits.
-    * `Wasmex.Module` - compiles Wasm binaries or WAT.
-    * `Wasmex.Instance` - instantiates modules with Elixir imports; calls functions.
-    * `Wasmex.Memory` - reads and writes guest memory.
-    * `Wasmex.Pool` - a pool of instances of one module.
-
-  This module is the convenience API: a GenServer that owns one instance. Calls to it run
-  one at a time, in order. The calls of an instance with Elixir imports run in a runner
-  process of the server, and so do the imports (`context.pid` is the runner). A call past
-  its timeout is stopped, even inside an Elixir import that never returns, and the server
-  goes on with the next.
-
-  ## Example
-
-      iex> {:ok, pid} = Wasmex.start_link(%{bytes: ~S[(module
-      ...>   (func (export "add") (param i32 i32) (result i32)
-      ...>     (i32.add (local.get 0) (local.get 1))))]})
-      iex> Wasmex.call_function(pid, "add", [2, 3])
-      {:ok, [5]}
-      iex> Wasmex.call_function(pid, :add, [40, 2])
-      {:ok, [42]}
-  """
+  # The moduledoc is the README's introduction (between its `<!-- MDOC -->` markers), so
+  # that the two cannot drift; its example runs as a doctest (test/wasmex_test.exs).
+  @external_resource readme = Path.join(__DIR__, "../README.md")
+  @moduledoc readme |> File.read!() |> String.split("<!-- MDOC -->") |> Enum.fetch!(1)
 
   import Wasmex.Args, only: [is_server: 1, is_timeout: 1]
 

@@ -3,10 +3,10 @@ defmodule Wasmex.Fixtures do
   # WAT guests shared by the tests. Each is compiled at test time by Wasmex itself, so
   # the suite needs no wasm toolchain.
 
-  @doc "The guest of the seed's examples: add, a bump allocator, and `process`."
-  def seed_wat do
+  @doc "The guest of the usage examples: add, a bump allocator, and `process`."
+  def example_wat do
     ~S"""
-    (module $seed
+    (module $example
       (memory (export "memory") 1)
       (global $heap (mut i32) (i32.const 1024))
 
@@ -61,7 +61,7 @@ defmodule Wasmex.Fixtures do
     """
   end
 
-  @doc "A guest calling the seed's `host_log` and `host_random` imports."
+  @doc "A guest calling the `host_log` and `host_random` imports of the usage snippets."
   def host_callbacks_wat do
     ~S"""
     (module

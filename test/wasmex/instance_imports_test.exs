@@ -30,9 +30,9 @@ defmodule Wasmex.InstanceImportsTest do
       args = [-7, -(2 ** 63), 1.5, -2.25, @max_v128]
 
       wasmex_style = fn _context, a, b, c, d, e -> [a, b, c, d, e] end
-      seed_style = fn context -> context.params end
+      context_style = fn context -> context.params end
 
-      for callback <- [wasmex_style, seed_style] do
+      for callback <- [wasmex_style, context_style] do
         types = [:i32, :i64, :f32, :f64, :v128]
         imports = %{"env" => %{"f" => {:fn, types, types, callback}}}
         %{store: store, instance: instance} = instantiate(@all_types, imports)
