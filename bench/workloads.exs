@@ -63,7 +63,7 @@ defmodule Bench.W1 do
     {:ok, instance} = Wasmex.Instance.new(store, module, %{})
     {:ok, pid} = Wasmex.start_link(%{bytes: Bench.Guests.add_wat()})
 
-    noop = Bench.per_call(fn -> Wasmex.Native.call_noop() end)
+    noop = Bench.per_call(fn -> Wasmex.Native.hook_noop() end)
 
     direct =
       Bench.per_call(fn -> Wasmex.Instance.call_function(store, instance, "add", [2, 3]) end)
@@ -504,7 +504,7 @@ defmodule Bench.W10 do
 
       samples =
         for _ <- 1..reps, slice <- [1_000_000_000_000, 10_000] do
-          :ok = Wasmex.Native.store_set_slice(store.resource, slice)
+          :ok = Wasmex.Native.hook_set_slice(store.resource, slice)
 
           {us, {:ok, _}} =
             :timer.tc(fn -> Wasmex.Instance.call_function(store, instance, function, args) end)

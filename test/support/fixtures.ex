@@ -1,7 +1,11 @@
 defmodule Wasmex.Fixtures do
   @moduledoc false
   # WAT guests shared by the tests. Each is compiled at test time by Wasmex itself, so
-  # the suite needs no wasm toolchain.
+  # the suite needs no wasm toolchain. Guests the plain-Rust engine tests
+  # (native/wasmex_core/tests) use too are files in test/fixtures/wat/, read by both.
+
+  @doc "The WAT of `test/fixtures/wat/<name>`."
+  def fixture_wat(name), do: File.read!(Path.join([__DIR__, "../fixtures/wat", name]))
 
   @doc "The guest of the usage examples: add, a bump allocator, and `process`."
   def example_wat do

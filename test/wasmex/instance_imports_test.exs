@@ -378,17 +378,7 @@ defmodule Wasmex.InstanceImportsTest do
     imports = %{env: %{double: {:fn, [:i32], [:i32], fn _context, x -> 2 * x end}}}
 
     %{store: store, instance: instance} =
-      instantiate(
-        ~S[(module
-            (import "env" "double" (func $double (param i32) (result i32)))
-            (type $t (func (param i32) (result i32)))
-            (table 1 funcref) (elem (i32.const 0) $double)
-            (export "double" (func $double))
-            (func (export "tail") (param i32) (result i32) (return_call $double (local.get 0)))
-            (func (export "tail_indirect") (param i32) (result i32)
-              (return_call_indirect (type $t) (local.get 0) (i32.const 0))))],
-        imports
-      )
+      instantiate(fixture_wat("imports_without_frame.wat"), imports)
 
     for name <- ["double", "tail", "tail_indirect"] do
       assert Wasmex.Instance.call_function(store, instance, name, [21]) == {:ok, [42]}

@@ -13,6 +13,7 @@
 mod atoms;
 mod call;
 mod engine;
+mod hooks;
 mod instance;
 mod memory;
 mod module;
