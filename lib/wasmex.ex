@@ -166,38 +166,22 @@ defmodule Wasmex do
       iex> {:ok, %Wasmex.Memory{}} = Wasmex.memory(pid)
   """
   @spec memory(GenServer.server()) :: {:ok, Memory.t()} | {:error, String.t()}
-  def memory(server) when is_server(server), do: server |> GenServer.call(:memory) |> unwrap!()
-  def memory(server), do: Args.invalid!(server: {:server, server})
+  def memory(server), do: server |> get(:memory) |> unwrap!()
 
-  @doc """
-  Returns the server's store.
+  # `store/1`, `module/1` and `instance/1`.
+  for {part, struct} <- [store: StoreOrCaller, module: Module, instance: Instance] do
+    @doc """
+    Returns the server's #{part}.
 
-      iex> {:ok, pid} = Wasmex.start_link(%{bytes: "(module)"})
-      iex> {:ok, %Wasmex.StoreOrCaller{}} = Wasmex.store(pid)
-  """
-  @spec store(GenServer.server()) :: {:ok, StoreOrCaller.t()}
-  def store(server) when is_server(server), do: GenServer.call(server, :store)
-  def store(server), do: Args.invalid!(server: {:server, server})
+        iex> {:ok, pid} = Wasmex.start_link(%{bytes: "(module)"})
+        iex> {:ok, %#{inspect(struct)}{}} = Wasmex.#{part}(pid)
+    """
+    @spec unquote(part)(GenServer.server()) :: {:ok, unquote(struct).t()}
+    def unquote(part)(server), do: get(server, unquote(part))
+  end
 
-  @doc """
-  Returns the server's module.
-
-      iex> {:ok, pid} = Wasmex.start_link(%{bytes: "(module)"})
-      iex> {:ok, %Wasmex.Module{}} = Wasmex.module(pid)
-  """
-  @spec module(GenServer.server()) :: {:ok, Module.t()}
-  def module(server) when is_server(server), do: GenServer.call(server, :module)
-  def module(server), do: Args.invalid!(server: {:server, server})
-
-  @doc """
-  Returns the server's instance.
-
-      iex> {:ok, pid} = Wasmex.start_link(%{bytes: "(module)"})
-      iex> {:ok, %Wasmex.Instance{}} = Wasmex.instance(pid)
-  """
-  @spec instance(GenServer.server()) :: {:ok, Instance.t()}
-  def instance(server) when is_server(server), do: GenServer.call(server, :instance)
-  def instance(server), do: Args.invalid!(server: {:server, server})
+  defp get(server, what) when is_server(server), do: GenServer.call(server, what)
+  defp get(server, _what), do: Args.invalid!(server: {:server, server})
 
   # See `Wasmex.Server.Runner`: an exception in the server is raised here, in the caller.
   defp unwrap!({:ok, result}), do: result

@@ -129,14 +129,7 @@ defmodule Wasmex.Store do
   end
 
   defp check_wasi!(%WasiOptions{} = options) do
-    case Map.keys(%WasiOptions{}) -- Map.keys(options) do
-      [] ->
-        :ok
-
-      missing ->
-        raise ArgumentError,
-              "expected a whole %Wasmex.Wasi.WasiOptions{}, missing: #{inspect(missing)}"
-    end
+    Args.whole!(options)
 
     unless Args.proper_list?(options.args) and Enum.all?(options.args, &string?/1) do
       raise ArgumentError, "expected :args to be a list of strings, got: #{inspect(options.args)}"
