@@ -277,7 +277,7 @@ defmodule Wasmex.Instance do
 
     call = fn ->
       result = Compat.call(reply_to_call(store, instance, name, params, timeout))
-      if Compat.reply_timeout?() or not Call.timeout?(result), do: reply.(result)
+      Compat.reply(reply, result)
     end
 
     # Inside an import callback of a call on this store, the store is this process's until
@@ -409,6 +409,7 @@ defmodule Wasmex.Instance do
 
   # Raises for the first bad one of `store`, `instance` and the `checks` of the other
   # arguments (see `Wasmex.Args.invalid!/1`).
+  @spec invalid!(term(), term()) :: no_return()
   @spec invalid!(term(), term(), keyword()) :: no_return()
   defp invalid!(store, instance, checks \\ []),
     do: Args.invalid!([store: {StoreOrCaller, store}, instance: {__MODULE__, instance}] ++ checks)

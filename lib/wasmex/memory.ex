@@ -188,6 +188,7 @@ defmodule Wasmex.Memory do
 
   # Raises for the first bad one of `store`, `memory` and the `checks` of the other
   # arguments (see `Wasmex.Args.invalid!/1`).
+  @spec invalid!(term(), term()) :: no_return()
   @spec invalid!(term(), term(), keyword()) :: no_return()
   defp invalid!(store, memory, checks \\ []),
     do: Args.invalid!([store: {StoreOrCaller, store}, memory: {__MODULE__, memory}] ++ checks)
