@@ -158,6 +158,10 @@ defmodule Bench.W3 do
     {"mix", "mix.wasm", [], {"run", [50]}}
   ]
 
+  @doc false
+  # {name, file, setup calls, the measured call}; W10 runs them too.
+  def workloads, do: @workloads
+
   def run(opts) do
     reps = Keyword.get(opts, :reps, 9)
     raw = Bench.Guests.raw("compute", reps)
@@ -488,16 +492,11 @@ defmodule Bench.W10 do
   @moduledoc false
   # Fuel slicing: the W3 guests with 10,000-fuel slices against one slice for the call,
   # alternated so that both see the same machine.
-  @workloads [
-    {"fib", "fib.wasm", [], {"fib", [27]}},
-    {"sha256", "sha256.wasm", [{"fill", [1_048_576, 1]}], {"sha256", [1_048_576]}},
-    {"mix", "mix.wasm", [], {"run", [50]}}
-  ]
 
   def run(opts) do
     reps = Keyword.get(opts, :reps, 9)
 
-    for {name, file, setup, {function, args}} <- @workloads do
+    for {name, file, setup, {function, args}} <- Bench.W3.workloads() do
       {store, instance} = Bench.Guests.instance(file)
       for {f, a} <- setup, do: {:ok, _} = Wasmex.Instance.call_function(store, instance, f, a)
       {:ok, _} = Wasmex.Instance.call_function(store, instance, function, args)
