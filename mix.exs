@@ -34,7 +34,7 @@ defmodule WasmexInterp.MixProject do
   defp elixirc_paths(_), do: ["lib"]
 
   # Exactly what is needed to build the package from source (test/mix/package_test.exs
-  # builds it from these files alone). bench/raw, fuzz and tools/spectest are members of
+  # checks that these files alone build). bench/raw, fuzz and tools/spectest are members of
   # the cargo workspace: cargo reads their manifests even to build only the NIF.
   defp package do
     [

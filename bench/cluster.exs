@@ -143,9 +143,9 @@ defmodule Bench.C1 do
 
   # Waits (on `:pg`'s join messages) until this node sees every pool of the group.
   defp await_members(group, pools) do
-    {ref, members} = :pg.monitor(Wasmex.Pool.Group.scope(), group)
+    {ref, members} = :pg.monitor(Wasmex.Pool.Member.scope(), group)
     await_joins(ref, pools -- members)
-    :pg.demonitor(Wasmex.Pool.Group.scope(), ref)
+    :pg.demonitor(Wasmex.Pool.Member.scope(), ref)
   end
 
   defp await_joins(_ref, []), do: :ok

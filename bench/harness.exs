@@ -90,6 +90,11 @@ defmodule Bench do
         ]
       end
 
+    columns(header, lines)
+  end
+
+  @doc "Prints `header` and `lines` (lists of strings) in aligned columns."
+  def columns(header, lines) do
     widths =
       Enum.zip_with([header | lines], fn col ->
         col |> Enum.map(&String.length/1) |> Enum.max()

@@ -337,20 +337,8 @@ defmodule Bench.Soak do
         ]
       end
 
-    widths =
-      Enum.zip_with([header | lines], fn col ->
-        col |> Enum.map(&String.length/1) |> Enum.max()
-      end)
-
     IO.puts("")
-
-    for line <- [header | lines] do
-      line
-      |> Enum.zip(widths)
-      |> Enum.map_join("  ", fn {cell, w} -> String.pad_trailing(cell, w) end)
-      |> String.trim_trailing()
-      |> IO.puts()
-    end
+    Bench.columns(header, lines)
   end
 
   # Growth figures are from the baseline (after the warm-up) to each phase's last

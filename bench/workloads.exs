@@ -1,4 +1,4 @@
-# The workloads of ../shared/BENCH.md, W1–W10 (and E1, the engine life-cycle of issue 7).
+# The benchmark workloads W1–W10 (bench/README.md lists them), and E1, the engine life-cycle.
 # Each module's `run/1` returns report rows; `bench/run.exs` runs them.
 
 defmodule Bench.Guests do
@@ -63,7 +63,7 @@ defmodule Bench.W1 do
     {:ok, instance} = Wasmex.Instance.new(store, module, %{})
     {:ok, pid} = Wasmex.start_link(%{bytes: Bench.Guests.add_wat()})
 
-    noop = Bench.per_call(fn -> Wasmex.Native.call_noop() end)
+    noop = Bench.per_call(fn -> Wasmex.Native.hook_noop() end)
 
     direct =
       Bench.per_call(fn -> Wasmex.Instance.call_function(store, instance, "add", [2, 3]) end)
@@ -157,6 +157,10 @@ defmodule Bench.W3 do
     {"sha256", "sha256.wasm", [{"fill", [1_048_576, 1]}], {"sha256", [1_048_576]}},
     {"mix", "mix.wasm", [], {"run", [50]}}
   ]
+
+  @doc false
+  # {name, file, setup calls, the measured call}; W10 runs them too.
+  def workloads, do: @workloads
 
   def run(opts) do
     reps = Keyword.get(opts, :reps, 9)
@@ -669,23 +673,18 @@ defmodule Bench.W10 do
   @moduledoc false
   # Fuel slicing: the W3 guests with 10,000-fuel slices against one slice for the call,
   # alternated so that both see the same machine.
-  @workloads [
-    {"fib", "fib.wasm", [], {"fib", [27]}},
-    {"sha256", "sha256.wasm", [{"fill", [1_048_576, 1]}], {"sha256", [1_048_576]}},
-    {"mix", "mix.wasm", [], {"run", [50]}}
-  ]
 
   def run(opts) do
     reps = Keyword.get(opts, :reps, 9)
 
-    for {name, file, setup, {function, args}} <- @workloads do
+    for {name, file, setup, {function, args}} <- Bench.W3.workloads() do
       {store, instance} = Bench.Guests.instance(file)
       for {f, a} <- setup, do: {:ok, _} = Wasmex.Instance.call_function(store, instance, f, a)
       {:ok, _} = Wasmex.Instance.call_function(store, instance, function, args)
 
       samples =
         for _ <- 1..reps, slice <- [1_000_000_000_000, 10_000] do
-          :ok = Wasmex.Native.store_set_slice(store.resource, slice)
+          :ok = Wasmex.Native.hook_set_slice(store.resource, slice)
 
           {us, {:ok, _}} =
             :timer.tc(fn -> Wasmex.Instance.call_function(store, instance, function, args) end)
@@ -714,7 +713,7 @@ end
 
 defmodule Bench.E1 do
   @moduledoc false
-  # Engine life-cycle (issue 7): RSS over 10,000 compile/instantiate/call/drop cycles on
+  # Engine life-cycle: RSS over 10,000 compile/instantiate/call/drop cycles on
   # the default Store.new() path, against compiling into one shared engine.
   @cycles 10_000
 

@@ -1,5 +1,5 @@
-# A GenServer per instance: the library's own Wasmex server, and the seed's hand-written
-# worker, both calling the same guest.
+# A GenServer per instance: the library's own Wasmex server, and a hand-written
+# worker as Wasmex users write one, both calling the same guest.
 Code.require_file("guest.exs", __DIR__)
 
 {:ok, pid} =

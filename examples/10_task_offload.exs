@@ -1,4 +1,4 @@
-# Offloading to a wasm worker with Task.async, as the seed's LiveView example does: the
+# Offloading to a wasm worker with Task.async, as a LiveView commonly does: the
 # caller (a LiveView, here a plain process) stays responsive and gets {ref, result}.
 Code.require_file("guest.exs", __DIR__)
 

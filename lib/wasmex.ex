@@ -1,34 +1,8 @@
 defmodule Wasmex do
-  @moduledoc ~S"""
-  WebAssembly for Elixir, with the Wasmex API, on the wasmi interpreter.
-
-  Swap the `:wasmex` dependency for `:wasmex_interp` and keep your code: the modules and
-  calls are Wasmex's. What differs is underneath: guests run in the calling process in
-  fuel slices (no JIT, no background threads), Elixir imports are called in that same
-  process, and the same guest uses the same fuel on every run and every CPU.
-
-    * `Wasmex.Store` - creates stores, with optional fuel and limits.
-    * `Wasmex.Module` - compiles Wasm binaries or WAT.
-    * `Wasmex.Instance` - instantiates modules with Elixir imports; calls functions.
-    * `Wasmex.Memory` - reads and writes guest memory.
-    * `Wasmex.Pool` - a pool of instances of one module.
-
-  This module is the convenience API: a GenServer that owns one instance. Calls to it run
-  one at a time, in order. The calls of an instance with Elixir imports run in a runner
-  process of the server, and so do the imports (`context.pid` is the runner). A call past
-  its timeout is stopped, even inside an Elixir import that never returns, and the server
-  goes on with the next.
-
-  ## Example
-
-      iex> {:ok, pid} = Wasmex.start_link(%{bytes: ~S[(module
-      ...>   (func (export "add") (param i32 i32) (result i32)
-      ...>     (i32.add (local.get 0) (local.get 1))))]})
-      iex> Wasmex.call_function(pid, "add", [2, 3])
-      {:ok, [5]}
-      iex> Wasmex.call_function(pid, :add, [40, 2])
-      {:ok, [42]}
-  """
+  # The moduledoc is the README's introduction (between its `<!-- MDOC -->` markers), so
+  # that the two cannot drift; its example runs as a doctest (test/wasmex_test.exs).
+  @external_resource readme = Path.join(__DIR__, "../README.md")
+  @moduledoc readme |> File.read!() |> String.split("<!-- MDOC -->") |> Enum.fetch!(1)
 
   import Wasmex.Args, only: [is_server: 1, is_timeout: 1]
 
@@ -192,38 +166,22 @@ defmodule Wasmex do
       iex> {:ok, %Wasmex.Memory{}} = Wasmex.memory(pid)
   """
   @spec memory(GenServer.server()) :: {:ok, Memory.t()} | {:error, String.t()}
-  def memory(server) when is_server(server), do: server |> GenServer.call(:memory) |> unwrap!()
-  def memory(server), do: Args.invalid!(server: {:server, server})
+  def memory(server), do: server |> get(:memory) |> unwrap!()
 
-  @doc """
-  Returns the server's store.
+  # `store/1`, `module/1` and `instance/1`.
+  for {part, struct} <- [store: StoreOrCaller, module: Module, instance: Instance] do
+    @doc """
+    Returns the server's #{part}.
 
-      iex> {:ok, pid} = Wasmex.start_link(%{bytes: "(module)"})
-      iex> {:ok, %Wasmex.StoreOrCaller{}} = Wasmex.store(pid)
-  """
-  @spec store(GenServer.server()) :: {:ok, StoreOrCaller.t()}
-  def store(server) when is_server(server), do: GenServer.call(server, :store)
-  def store(server), do: Args.invalid!(server: {:server, server})
+        iex> {:ok, pid} = Wasmex.start_link(%{bytes: "(module)"})
+        iex> {:ok, %#{inspect(struct)}{}} = Wasmex.#{part}(pid)
+    """
+    @spec unquote(part)(GenServer.server()) :: {:ok, unquote(struct).t()}
+    def unquote(part)(server), do: get(server, unquote(part))
+  end
 
-  @doc """
-  Returns the server's module.
-
-      iex> {:ok, pid} = Wasmex.start_link(%{bytes: "(module)"})
-      iex> {:ok, %Wasmex.Module{}} = Wasmex.module(pid)
-  """
-  @spec module(GenServer.server()) :: {:ok, Module.t()}
-  def module(server) when is_server(server), do: GenServer.call(server, :module)
-  def module(server), do: Args.invalid!(server: {:server, server})
-
-  @doc """
-  Returns the server's instance.
-
-      iex> {:ok, pid} = Wasmex.start_link(%{bytes: "(module)"})
-      iex> {:ok, %Wasmex.Instance{}} = Wasmex.instance(pid)
-  """
-  @spec instance(GenServer.server()) :: {:ok, Instance.t()}
-  def instance(server) when is_server(server), do: GenServer.call(server, :instance)
-  def instance(server), do: Args.invalid!(server: {:server, server})
+  defp get(server, what) when is_server(server), do: GenServer.call(server, what)
+  defp get(server, _what), do: Args.invalid!(server: {:server, server})
 
   # See `Wasmex.Server.Runner`: an exception in the server is raised here, in the caller.
   defp unwrap!({:ok, result}), do: result

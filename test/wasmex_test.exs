@@ -7,35 +7,35 @@ defmodule WasmexTest do
 
   describe "start_link/1" do
     test "takes :bytes as a binary or WAT" do
-      {:ok, wasm} = Wasmex.Wat.to_wasm(seed_wat())
+      {:ok, wasm} = Wasmex.Wat.to_wasm(example_wat())
       assert {:ok, pid} = Wasmex.start_link(%{bytes: wasm})
       assert Wasmex.call_function(pid, "add", [1, 2]) == {:ok, [3]}
-      assert {:ok, pid} = Wasmex.start_link(%{bytes: seed_wat()})
+      assert {:ok, pid} = Wasmex.start_link(%{bytes: example_wat()})
       assert Wasmex.call_function(pid, :add, [1, 2]) == {:ok, [3]}
     end
 
     test "takes a keyword list" do
-      assert {:ok, pid} = Wasmex.start_link(bytes: seed_wat())
+      assert {:ok, pid} = Wasmex.start_link(bytes: example_wat())
       assert Wasmex.call_function(pid, :add, [2, 2]) == {:ok, [4]}
     end
 
     test "takes :module with the :store it was compiled in" do
       {:ok, store} = Wasmex.Store.new()
-      {:ok, module} = Wasmex.Module.compile(store, seed_wat())
+      {:ok, module} = Wasmex.Module.compile(store, example_wat())
       assert {:ok, pid} = Wasmex.start_link(%{store: store, module: module})
       assert Wasmex.store(pid) == {:ok, store}
       assert Wasmex.module(pid) == {:ok, module}
     end
 
     test "takes an existing :instance with its :store and :module" do
-      %{store: store, module: module, instance: instance} = instantiate(seed_wat())
+      %{store: store, module: module, instance: instance} = instantiate(example_wat())
       assert {:ok, pid} = Wasmex.start_link(%{store: store, module: module, instance: instance})
       assert Wasmex.instance(pid) == {:ok, instance}
       assert Wasmex.call_function(pid, "add", [5, 5]) == {:ok, [10]}
     end
 
     test "returns Wasmex's error atoms for incomplete options" do
-      %{store: store, module: module, instance: instance} = instantiate(seed_wat())
+      %{store: store, module: module, instance: instance} = instantiate(example_wat())
 
       assert Wasmex.start_link(%{module: module}) ==
                {:error, :must_specify_store_used_to_compile_module}
@@ -62,13 +62,13 @@ defmodule WasmexTest do
 
     test "registers :name" do
       name = :"wasmex_test_#{System.unique_integer([:positive])}"
-      assert {:ok, pid} = Wasmex.start_link(%{bytes: seed_wat(), name: name})
+      assert {:ok, pid} = Wasmex.start_link(%{bytes: example_wat(), name: name})
       assert Process.whereis(name) == pid
       assert Wasmex.call_function(name, "add", [1, 1]) == {:ok, [2]}
     end
 
     test "can be supervised as {Wasmex, options}" do
-      pid = start_supervised!({Wasmex, %{bytes: seed_wat()}})
+      pid = start_supervised!({Wasmex, %{bytes: example_wat()}})
       assert Wasmex.call_function(pid, "add", [3, 4]) == {:ok, [7]}
     end
 
@@ -100,7 +100,7 @@ defmodule WasmexTest do
     end
 
     test "runs the calls of an instance without imports itself, with no runner process" do
-      {:ok, pid} = Wasmex.start_link(%{bytes: seed_wat()})
+      {:ok, pid} = Wasmex.start_link(%{bytes: example_wat()})
       assert Wasmex.call_function(pid, "add", [1, 2]) == {:ok, [3]}
       assert Process.info(pid, :links) == {:links, [self()]}
     end
@@ -169,7 +169,7 @@ defmodule WasmexTest do
 
   describe "call_function/3,4" do
     test "takes the longest timeout a GenServer call takes" do
-      {:ok, pid} = Wasmex.start_link(%{bytes: seed_wat()})
+      {:ok, pid} = Wasmex.start_link(%{bytes: example_wat()})
       assert Wasmex.call_function(pid, "add", [1, 2], 4_294_967_295) == {:ok, [3]}
       assert Wasmex.call_function(pid, "add", [2, 2]) == {:ok, [4]}
     end
@@ -201,7 +201,7 @@ defmodule WasmexTest do
     end
 
     test "returns errors as Instance.call_function does" do
-      {:ok, pid} = Wasmex.start_link(%{bytes: seed_wat()})
+      {:ok, pid} = Wasmex.start_link(%{bytes: example_wat()})
 
       assert Wasmex.call_function(pid, "nope", []) ==
                {:error, "exported function `nope` not found"}
@@ -210,7 +210,7 @@ defmodule WasmexTest do
     end
 
     test "serves 1,000 concurrent callers, each with its own result" do
-      {:ok, pid} = Wasmex.start_link(%{bytes: seed_wat()})
+      {:ok, pid} = Wasmex.start_link(%{bytes: example_wat()})
 
       results =
         1..1_000
@@ -226,7 +226,7 @@ defmodule WasmexTest do
 
   describe "function_exists/2, memory/1, store/1, module/1, instance/1" do
     test "describe the server's instance" do
-      {:ok, pid} = Wasmex.start_link(%{bytes: seed_wat()})
+      {:ok, pid} = Wasmex.start_link(%{bytes: example_wat()})
       assert Wasmex.function_exists(pid, "add")
       assert Wasmex.function_exists(pid, :allocate)
       refute Wasmex.function_exists(pid, "memory")
@@ -234,7 +234,7 @@ defmodule WasmexTest do
       {:ok, store} = Wasmex.store(pid)
       assert Wasmex.Memory.size(store, memory) == 65_536
       {:ok, module} = Wasmex.module(pid)
-      assert Wasmex.Module.name(module) == "seed"
+      assert Wasmex.Module.name(module) == "example"
       {:ok, instance} = Wasmex.instance(pid)
       assert Wasmex.Instance.call_function(store, instance, "add", [1, 1]) == {:ok, [2]}
     end

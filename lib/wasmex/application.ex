@@ -14,7 +14,7 @@ defmodule Wasmex.Application do
     Wasmex.Pool.Loads.new_table()
 
     children = [
-      %{id: :pg, start: {:pg, :start_link, [Wasmex.Pool.Group.scope()]}},
+      %{id: :pg, start: {:pg, :start_link, [Wasmex.Pool.Member.scope()]}},
       Wasmex.Pool.Loads
     ]
 

@@ -28,14 +28,22 @@ defmodule Wasmex.Args do
                   (is_integer(timeout) and timeout >= 0 and timeout <= 4_294_967_295)
 
   @doc false
+  # A positive integer that fits the engine's 64-bit sizes (below 2^63), or nil.
+  defguard is_pos_integer_or_nil(value)
+           when is_nil(value) or
+                  (is_integer(value) and value > 0 and value < 9_223_372_036_854_775_808)
+
+  @doc false
   # Raises for the first of `checks`, `[argument: {kind, value}]` in order, whose value is
-  # not of its kind (see `valid?/2`).
+  # not of its kind (see `kind/1`).
   @spec invalid!([{atom(), {atom() | tuple(), term()}}]) :: no_return()
   def invalid!(checks) do
-    case Enum.find(checks, fn {_argument, {kind, value}} -> not valid?(kind, value) end) do
+    case Enum.find(checks, fn {_argument, {kind, value}} -> not kind_valid?(kind, value) end) do
       {argument, {kind, value}} ->
+        {_valid?, expected} = kind(kind)
+
         raise ArgumentError,
-              "expected #{argument} to be #{expected(kind)}, got: #{inspect(value, @inspect)}"
+              "expected #{argument} to be #{expected}, got: #{inspect(value, @inspect)}"
 
       nil ->
         values = Enum.map(checks, fn {_argument, {_kind, value}} -> value end)
@@ -78,49 +86,55 @@ defmodule Wasmex.Args do
   end
 
   @doc false
+  # Checks that a struct has every field of its module (one made from a map by hand may
+  # not), naming the missing ones.
+  @spec whole!(struct()) :: :ok
+  def whole!(%module{} = struct) do
+    case Map.keys(module.__struct__()) -- Map.keys(struct) do
+      [] ->
+        :ok
+
+      missing ->
+        raise ArgumentError,
+              "expected a whole %#{inspect(module)}{}, missing: #{inspect(missing)}"
+    end
+  end
+
+  @doc false
   # Whether `list` is a proper list (`[1 | 2]` is not).
   @spec proper_list?(term()) :: boolean()
   def proper_list?([]), do: true
   def proper_list?([_ | tail]), do: proper_list?(tail)
   def proper_list?(_other), do: false
 
-  @doc false
-  @spec valid?(atom() | tuple(), term()) :: boolean()
-  def valid?(:binary, value), do: is_binary(value)
-  def valid?(:string_or_nil, value), do: is_binary(value) or is_nil(value)
-  def valid?(:name, value), do: is_binary(value) or is_atom(value)
-  def valid?(:list, value), do: proper_list?(value)
-  def valid?(:keyword, value), do: is_list(value) and Keyword.keyword?(value)
-  def valid?(:map, value), do: is_map(value) and not is_struct(value)
-  def valid?(:options, value), do: is_map(value) or (is_list(value) and Keyword.keyword?(value))
-  def valid?(:boolean, value), do: is_boolean(value)
-  def valid?(:timeout, value), do: is_timeout(value)
-  def valid?(:server, value), do: is_server(value)
-  def valid?(:pid, value), do: is_pid(value)
-  def valid?(:fun1, value), do: is_function(value, 1)
-  def valid?({:in, values}, value), do: value in values
-  def valid?({:or_nil, kind}, value), do: is_nil(value) or valid?(kind, value)
+  # Each kind of argument: how a value is checked, and how the error names what was
+  # expected. Any other atom is a struct's module.
+  defp kind(:binary), do: {&is_binary/1, "a binary"}
+  defp kind(:string_or_nil), do: {&(is_binary(&1) or is_nil(&1)), "a string or nil"}
+  defp kind(:name), do: {&(is_binary(&1) or is_atom(&1)), "a string or an atom"}
+  defp kind(:list), do: {&proper_list?/1, "a list"}
+  defp kind(:keyword), do: {&(is_list(&1) and Keyword.keyword?(&1)), "a keyword list"}
+  defp kind(:map), do: {&(is_map(&1) and not is_struct(&1)), "a map"}
+  defp kind(:options), do: {&(is_map(&1) or kind_valid?(:keyword, &1)), "a map or a keyword list"}
+  defp kind(:boolean), do: {&is_boolean/1, "a boolean"}
+  defp kind(:timeout), do: {&is_timeout(&1), ":infinity or milliseconds (0..4294967295)"}
+  defp kind(:server), do: {&is_server(&1), "a pid or a server name"}
+  defp kind(:pid), do: {&is_pid/1, "a pid"}
+  defp kind(:fun1), do: {&is_function(&1, 1), "a function of one argument"}
 
-  def valid?(:pos_integer_or_nil, value),
-    do: is_nil(value) or (is_integer(value) and value > 0 and value < 2 ** 63)
+  defp kind(:pos_integer_or_nil),
+    do: {&is_pos_integer_or_nil(&1), "a positive integer (below 2^63) or nil"}
 
-  # Any other atom is a struct's module.
-  def valid?(module, value) when is_atom(module), do: is_struct(value, module)
+  defp kind({:in, values}),
+    do: {&(&1 in values), "one of #{Enum.map_join(values, ", ", &inspect/1)}"}
 
-  defp expected(:binary), do: "a binary"
-  defp expected(:string_or_nil), do: "a string or nil"
-  defp expected(:name), do: "a string or an atom"
-  defp expected(:list), do: "a list"
-  defp expected(:keyword), do: "a keyword list"
-  defp expected(:map), do: "a map"
-  defp expected(:options), do: "a map or a keyword list"
-  defp expected(:boolean), do: "a boolean"
-  defp expected(:timeout), do: ":infinity or milliseconds (0..4294967295)"
-  defp expected(:server), do: "a pid or a server name"
-  defp expected(:pid), do: "a pid"
-  defp expected(:fun1), do: "a function of one argument"
-  defp expected(:pos_integer_or_nil), do: "a positive integer (below 2^63) or nil"
-  defp expected({:in, values}), do: "one of #{Enum.map_join(values, ", ", &inspect/1)}"
-  defp expected({:or_nil, kind}), do: "#{expected(kind)} or nil"
-  defp expected(module) when is_atom(module), do: "a %#{inspect(module)}{}"
+  defp kind({:or_nil, kind}) do
+    {valid?, expected} = kind(kind)
+    {&(is_nil(&1) or valid?.(&1)), "#{expected} or nil"}
+  end
+
+  defp kind(module) when is_atom(module),
+    do: {&is_struct(&1, module), "a %#{inspect(module)}{}"}
+
+  defp kind_valid?(kind, value), do: elem(kind(kind), 0).(value)
 end

@@ -17,14 +17,21 @@ defmodule Wasmex.Compat do
             inspect(@mode)
   end
 
-  @doc false
-  # `true` when compiled in Wasmex compatibility mode.
-  defmacro wasmex?, do: @mode == :wasmex
-
-  @doc false
-  # The text of a doc example's result for the compiled mode, so that a module's doctests
-  # show (and test) the shapes it was compiled with.
-  defmacro doc(default, wasmex), do: if(@mode == :wasmex, do: wasmex, else: default)
+  # `wasmex?/0`: `true` when compiled in Wasmex compatibility mode. `doc/2`: the text of a
+  # doc example's result for the compiled mode, so that a module's doctests show (and
+  # test) the shapes it was compiled with. Each defined for one mode, so that no code
+  # compares constants (which dialyzer would rightly point out).
+  if @mode == :wasmex do
+    @doc false
+    defmacro wasmex?, do: true
+    @doc false
+    defmacro doc(_default, wasmex), do: wasmex
+  else
+    @doc false
+    defmacro wasmex?, do: false
+    @doc false
+    defmacro doc(default, _wasmex), do: default
+  end
 
   if @mode == :wasmex do
     # Our trap texts (the prefix of the message, see `trap_message` in
@@ -73,9 +80,9 @@ defmodule Wasmex.Compat do
     def call(result), do: result
 
     @doc false
-    # Whether `Instance.call_exported_function` replies when the call timed out: Wasmex
-    # drops the result.
-    def reply_timeout?, do: false
+    # `Instance.call_exported_function`'s reply: `reply.(result)`, except that Wasmex drops
+    # the result of a call that timed out.
+    def reply(reply, result), do: unless(Wasmex.Call.timeout?(result), do: reply.(result))
 
     @doc false
     # `Pipe.write/2`: Wasmex returns a bare `:error` when a write fails (its pipes never
@@ -108,7 +115,7 @@ defmodule Wasmex.Compat do
     def call(result), do: result
 
     @doc false
-    def reply_timeout?, do: true
+    def reply(reply, result), do: reply.(result)
 
     @doc false
     def pipe_write(result), do: result

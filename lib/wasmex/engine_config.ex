@@ -46,10 +46,16 @@ defmodule Wasmex.EngineConfig do
       iex> {:ok, %Wasmex.Engine{}} = Wasmex.Engine.new(config)
   """
 
+  import Wasmex.Args, only: [is_pos_integer_or_nil: 1]
+
   alias Wasmex.Args
 
-  # The bound of :max_recursion_depth and :max_stack_height (a Rust usize on 64 bits).
-  @max_limit 2 ** 63
+  # {field, argument name, what it limits, a doctest value} for the limits of a call.
+  @limits [
+    {:max_recursion_depth, :depth, "how deep calls may nest (wasmi: 1,000)", 50},
+    {:max_stack_height, :height,
+     "how many bytes of value stack a call may use (wasmi: 1,000,000)", 10_000}
+  ]
 
   # {field, default, what it turns on} for the options that take a boolean.
   @booleans [
@@ -130,14 +136,7 @@ defmodule Wasmex.EngineConfig do
   def validate!(config)
 
   def validate!(%__MODULE__{} = config) do
-    case Map.keys(%__MODULE__{}) -- Map.keys(config) do
-      [] ->
-        :ok
-
-      missing ->
-        raise ArgumentError,
-              "expected a whole %Wasmex.EngineConfig{}, missing: #{inspect(missing)}"
-    end
+    Args.whole!(config)
 
     for {field, _, _} <- @booleans, not is_boolean(Map.fetch!(config, field)) do
       invalid!(field, "a boolean", Map.fetch!(config, field))
@@ -154,9 +153,9 @@ defmodule Wasmex.EngineConfig do
     unless config.compilation_mode in [:lazy_translation, :eager],
       do: invalid!(:compilation_mode, ":lazy_translation or :eager", config.compilation_mode)
 
-    for field <- [:max_recursion_depth, :max_stack_height],
+    for {field, _, _, _} <- @limits,
         value = Map.fetch!(config, field),
-        not (is_nil(value) or (is_integer(value) and value > 0 and value < @max_limit)) do
+        not is_pos_integer_or_nil(value) do
       invalid!(field, "a positive integer or nil", value)
     end
 
@@ -204,32 +203,22 @@ defmodule Wasmex.EngineConfig do
     )
   end
 
-  @doc """
-  Sets how deep calls may nest before the guest traps (`nil`: wasmi's 1,000).
+  for {field, argument, what, example} <- @limits do
+    @doc """
+    Sets #{what} before the guest traps; `nil` for wasmi's default.
 
-      iex> %Wasmex.EngineConfig{} |> Wasmex.EngineConfig.max_recursion_depth(50)
-      %Wasmex.EngineConfig{max_recursion_depth: 50}
-  """
-  @spec max_recursion_depth(t(), pos_integer() | nil) :: t()
-  def max_recursion_depth(%__MODULE__{} = config, depth)
-      when is_nil(depth) or (is_integer(depth) and depth > 0 and depth < @max_limit),
-      do: %{config | max_recursion_depth: depth}
+        iex> %Wasmex.EngineConfig{} |> Wasmex.EngineConfig.#{field}(#{example})
+        %Wasmex.EngineConfig{#{field}: #{example}}
+    """
+    @spec unquote(field)(t(), pos_integer() | nil) :: t()
+    def unquote(field)(%__MODULE__{} = config, limit) when is_pos_integer_or_nil(limit),
+      do: Map.put(config, unquote(field), limit)
 
-  def max_recursion_depth(config, depth),
-    do: Args.invalid!(config: {__MODULE__, config}, depth: {:pos_integer_or_nil, depth})
-
-  @doc """
-  Sets how many bytes of value stack a call may use before the guest traps (`nil`:
-  wasmi's 1,000,000).
-
-      iex> %Wasmex.EngineConfig{} |> Wasmex.EngineConfig.max_stack_height(10_000)
-      %Wasmex.EngineConfig{max_stack_height: 10_000}
-  """
-  @spec max_stack_height(t(), pos_integer() | nil) :: t()
-  def max_stack_height(%__MODULE__{} = config, height)
-      when is_nil(height) or (is_integer(height) and height > 0 and height < @max_limit),
-      do: %{config | max_stack_height: height}
-
-  def max_stack_height(config, height),
-    do: Args.invalid!(config: {__MODULE__, config}, height: {:pos_integer_or_nil, height})
+    def unquote(field)(config, limit),
+      do:
+        Args.invalid!([
+          {:config, {__MODULE__, config}},
+          {unquote(argument), {:pos_integer_or_nil, limit}}
+        ])
+  end
 end

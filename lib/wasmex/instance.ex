@@ -216,14 +216,8 @@ defmodule Wasmex.Instance do
     Compat.call(Call.call_function(store, instance, function_name(name), params, timeout))
   end
 
-  def call_function(store, instance, _name, params, opts) do
-    Args.invalid!(
-      store: {StoreOrCaller, store},
-      instance: {__MODULE__, instance},
-      params: {:list, params},
-      opts: {:keyword, opts}
-    )
-  end
+  def call_function(store, instance, _name, params, opts),
+    do: invalid!(store, instance, params: {:list, params}, opts: {:keyword, opts})
 
   @doc """
   Calls the exported function `name` in the background, Wasmex's asynchronous form:
@@ -283,7 +277,7 @@ defmodule Wasmex.Instance do
 
     call = fn ->
       result = Compat.call(reply_to_call(store, instance, name, params, timeout))
-      if Compat.reply_timeout?() or not Call.timeout?(result), do: reply.(result)
+      Compat.reply(reply, result)
     end
 
     # Inside an import callback of a call on this store, the store is this process's until
@@ -293,13 +287,8 @@ defmodule Wasmex.Instance do
     :ok
   end
 
-  def call_exported_function(store, instance, _name, params, _from, _timeout) do
-    Args.invalid!(
-      store: {StoreOrCaller, store},
-      instance: {__MODULE__, instance},
-      params: {:list, params}
-    )
-  end
+  def call_exported_function(store, instance, _name, params, _from, _timeout),
+    do: invalid!(store, instance, params: {:list, params})
 
   # Wasmex 0.10+ replies to a `GenServer` `from`; Wasmex 0.9 sends any other `from` back to
   # the caller with the result.
@@ -346,8 +335,7 @@ defmodule Wasmex.Instance do
     end
   end
 
-  def function_export_exists(store, instance, _name),
-    do: Args.invalid!(store: {StoreOrCaller, store}, instance: {__MODULE__, instance})
+  def function_export_exists(store, instance, _name), do: invalid!(store, instance)
 
   @doc """
   Returns the instance's exported memory: the first one (`memory/2`), or the one exported
@@ -368,13 +356,7 @@ defmodule Wasmex.Instance do
       when is_binary(name) or is_nil(name),
       do: Native.memory_from_instance(s, i, name)
 
-  def memory(store, instance, name) do
-    Args.invalid!(
-      store: {StoreOrCaller, store},
-      instance: {__MODULE__, instance},
-      name: {:string_or_nil, name}
-    )
-  end
+  def memory(store, instance, name), do: invalid!(store, instance, name: {:string_or_nil, name})
 
   @doc """
   Returns the value of the exported global `name`. A `funcref` or `externref` global gives
@@ -396,13 +378,8 @@ defmodule Wasmex.Instance do
       when is_binary(name),
       do: Native.instance_get_global_value(s, i, name)
 
-  def get_global_value(store, instance, name) do
-    Args.invalid!(
-      store: {StoreOrCaller, store},
-      instance: {__MODULE__, instance},
-      name: {:binary, name}
-    )
-  end
+  def get_global_value(store, instance, name),
+    do: invalid!(store, instance, name: {:binary, name})
 
   @doc """
   Sets the exported mutable global `name` to `value`.
@@ -427,11 +404,13 @@ defmodule Wasmex.Instance do
       when is_binary(name),
       do: Native.instance_set_global_value(s, i, name, value)
 
-  def set_global_value(store, instance, name, _value) do
-    Args.invalid!(
-      store: {StoreOrCaller, store},
-      instance: {__MODULE__, instance},
-      name: {:binary, name}
-    )
-  end
+  def set_global_value(store, instance, name, _value),
+    do: invalid!(store, instance, name: {:binary, name})
+
+  # Raises for the first bad one of `store`, `instance` and the `checks` of the other
+  # arguments (see `Wasmex.Args.invalid!/1`).
+  @spec invalid!(term(), term()) :: no_return()
+  @spec invalid!(term(), term(), keyword()) :: no_return()
+  defp invalid!(store, instance, checks \\ []),
+    do: Args.invalid!([store: {StoreOrCaller, store}, instance: {__MODULE__, instance}] ++ checks)
 end

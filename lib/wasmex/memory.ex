@@ -144,13 +144,8 @@ defmodule Wasmex.Memory do
       when is_binary(binary),
       do: Native.memory_write_binary(s, m, offset, binary)
 
-  def write_binary(store, memory, _offset, binary) do
-    Args.invalid!(
-      store: {StoreOrCaller, store},
-      memory: {__MODULE__, memory},
-      binary: {:binary, binary}
-    )
-  end
+  def write_binary(store, memory, _offset, binary),
+    do: invalid!(store, memory, binary: {:binary, binary})
 
   @doc ~S"""
   Reads the byte at `index`.
@@ -191,7 +186,10 @@ defmodule Wasmex.Memory do
 
   def set_byte(store, memory, _index, _value), do: invalid!(store, memory)
 
+  # Raises for the first bad one of `store`, `memory` and the `checks` of the other
+  # arguments (see `Wasmex.Args.invalid!/1`).
   @spec invalid!(term(), term()) :: no_return()
-  defp invalid!(store, memory),
-    do: Args.invalid!(store: {StoreOrCaller, store}, memory: {__MODULE__, memory})
+  @spec invalid!(term(), term(), keyword()) :: no_return()
+  defp invalid!(store, memory, checks \\ []),
+    do: Args.invalid!([store: {StoreOrCaller, store}, memory: {__MODULE__, memory}] ++ checks)
 end

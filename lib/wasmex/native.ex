@@ -106,11 +106,16 @@ defmodule Wasmex.Native do
   defnif(call_resume(store), twin: true)
   def call_resume_host(_store, _results), do: nif_error()
   def call_abort(_store, _reason), do: nif_error()
-  def call_noop, do: nif_error()
 
   # engine.rs
   def engine_new(_config), do: nif_error()
   def engine_precompile_module(_engine, _bytes), do: nif_error()
+
+  # hooks.rs: test and bench hooks, no part of the API (no public module calls them).
+  @doc false
+  def hook_noop, do: nif_error()
+  @doc false
+  defnif(hook_set_slice(store, fuel))
 
   # instance.rs
   defnif(instance_new(store, module, imports, links), twin: true)
@@ -147,7 +152,6 @@ defmodule Wasmex.Native do
   def store_new_wasi(_options, _limits, _engine, _fuel), do: nif_error()
   defnif(store_or_caller_get_fuel(store))
   defnif(store_or_caller_set_fuel(store, fuel))
-  defnif(store_set_slice(store, fuel))
   defp store_unwait(_store), do: nif_error()
   def store_owned(_store), do: nif_error()
 

@@ -17,8 +17,8 @@ defmodule Wasmex.Store do
   alias Wasmex.Wasi.{PreopenOptions, WasiOptions}
 
   @typedoc """
-  The seed's form of store options: a plain map with `:fuel` (fuel metering on, with that
-  much fuel), and optionally `:limits` and `:engine`.
+  The map form of store options, as in `Wasmex.Store.new(%{fuel: 100_000})`: `:fuel` (fuel
+  metering on, with that much fuel), and optionally `:limits` and `:engine`.
   """
   @type options :: %{
           optional(:fuel) => non_neg_integer(),
@@ -30,8 +30,8 @@ defmodule Wasmex.Store do
   Creates a store.
 
   `limits` is a `Wasmex.StoreLimits` struct, or `nil`. It may also be a plain map with
-  `:fuel` (the seed's form): the store then meters fuel and starts with that much, e.g.
-  `Wasmex.Store.new(%{fuel: 100_000})`; such a map may carry `:limits` and `:engine` too.
+  `:fuel` (the map form, `Wasmex.Store.new(%{fuel: 100_000})`): the store then meters fuel
+  and starts with that much; such a map may carry `:limits` and `:engine` too.
 
   `engine` defaults to a new engine (`Wasmex.Engine.default/0`). A module compiled in this
   store can be instantiated only in stores of the same engine.
@@ -89,7 +89,7 @@ defmodule Wasmex.Store do
   (`wasi_snapshot_preview1`) with the arguments, environment, directories and standard
   streams of `options`. See `Wasmex.Wasi.WasiOptions`.
 
-  `limits` and `engine` are as in `new/2`; `limits` may also be the seed's map with
+  `limits` and `engine` are as in `new/2`; `limits` may also be the map form with
   `:fuel`. A preopened directory that cannot be opened gives `{:error, reason}`.
 
       iex> {:ok, store} = Wasmex.Store.new_wasi(%Wasmex.Wasi.WasiOptions{args: ["app"]})
@@ -129,14 +129,7 @@ defmodule Wasmex.Store do
   end
 
   defp check_wasi!(%WasiOptions{} = options) do
-    case Map.keys(%WasiOptions{}) -- Map.keys(options) do
-      [] ->
-        :ok
-
-      missing ->
-        raise ArgumentError,
-              "expected a whole %Wasmex.Wasi.WasiOptions{}, missing: #{inspect(missing)}"
-    end
+    Args.whole!(options)
 
     unless Args.proper_list?(options.args) and Enum.all?(options.args, &string?/1) do
       raise ArgumentError, "expected :args to be a list of strings, got: #{inspect(options.args)}"

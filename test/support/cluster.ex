@@ -181,7 +181,7 @@ defmodule Wasmex.TestCluster do
 
   @doc "The pools of `group` as this node sees them: `%{pool => load or :unknown}`."
   def view(group) do
-    for pool <- :pg.get_members(Wasmex.Pool.Group.scope(), group), into: %{} do
+    for pool <- :pg.get_members(Wasmex.Pool.Member.scope(), group), into: %{} do
       {pool, Wasmex.Pool.Loads.get(pool, :unknown)}
     end
   end
@@ -192,14 +192,14 @@ defmodule Wasmex.TestCluster do
   """
   def await_view(node, group, expected) when node == node() do
     loads = Process.whereis(Wasmex.Pool.Loads)
-    {ref, _} = :pg.monitor(Wasmex.Pool.Group.scope(), group)
+    {ref, _} = :pg.monitor(Wasmex.Pool.Member.scope(), group)
     :erlang.trace(loads, true, [:receive])
 
     try do
       await_view(loads, ref, group, expected, System.monotonic_time(:millisecond) + 5_000)
     after
       :erlang.trace(loads, false, [:receive])
-      :pg.demonitor(Wasmex.Pool.Group.scope(), ref)
+      :pg.demonitor(Wasmex.Pool.Member.scope(), ref)
     end
   end
 
@@ -228,12 +228,12 @@ defmodule Wasmex.TestCluster do
 
   @doc "Waits until `pool` is a member of `group` as this node sees it."
   def await_member(group, pool) do
-    {ref, members} = :pg.monitor(Wasmex.Pool.Group.scope(), group)
+    {ref, members} = :pg.monitor(Wasmex.Pool.Member.scope(), group)
 
     try do
       if pool in members, do: :ok, else: await_join(ref, group, pool)
     after
-      :pg.demonitor(Wasmex.Pool.Group.scope(), ref)
+      :pg.demonitor(Wasmex.Pool.Member.scope(), ref)
     end
   end
 

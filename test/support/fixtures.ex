@@ -1,12 +1,16 @@
 defmodule Wasmex.Fixtures do
   @moduledoc false
   # WAT guests shared by the tests. Each is compiled at test time by Wasmex itself, so
-  # the suite needs no wasm toolchain.
+  # the suite needs no wasm toolchain. Guests the plain-Rust engine tests
+  # (native/wasmex_core/tests) use too are files in test/fixtures/wat/, read by both.
 
-  @doc "The guest of the seed's examples: add, a bump allocator, and `process`."
-  def seed_wat do
+  @doc "The WAT of `test/fixtures/wat/<name>`."
+  def fixture_wat(name), do: File.read!(Path.join([__DIR__, "../fixtures/wat", name]))
+
+  @doc "The guest of the usage examples: add, a bump allocator, and `process`."
+  def example_wat do
     ~S"""
-    (module $seed
+    (module $example
       (memory (export "memory") 1)
       (global $heap (mut i32) (i32.const 1024))
 
@@ -61,7 +65,7 @@ defmodule Wasmex.Fixtures do
     """
   end
 
-  @doc "A guest calling the seed's `host_log` and `host_random` imports."
+  @doc "A guest calling the `host_log` and `host_random` imports of the usage snippets."
   def host_callbacks_wat do
     ~S"""
     (module

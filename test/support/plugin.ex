@@ -1,7 +1,7 @@
 defmodule Wasmex.Plugin do
   @moduledoc false
-  # The seed's `priv/wasm/plugin.wasm`, as a fake OTP application `:my_app` on disk, so
-  # that the seed's code (relative `priv/wasm/...` paths and
+  # The `priv/wasm/plugin.wasm` of the usage snippets (test/usage_snippets), as a fake OTP application `:my_app` on disk, so
+  # that their code (relative `priv/wasm/...` paths and
   # `Application.app_dir(:my_app, ...)`) runs as written.
 
   @wat ~S[(module $plugin

@@ -278,7 +278,7 @@ defmodule Wasmex.CallTest do
 
     run = fn slice ->
       %{store: store, instance: instance} = instantiate(wat, %{}, %{fuel: 10_000_000})
-      :ok = Wasmex.Native.store_set_slice(store.resource, slice)
+      :ok = Wasmex.Native.hook_set_slice(store.resource, slice)
       {:ok, [7]} = Wasmex.Instance.call_function(store, instance, "fill", [])
       {:ok, left} = Wasmex.StoreOrCaller.get_fuel(store)
       10_000_000 - left

@@ -7,7 +7,7 @@ defmodule Wasmex.EngineTest do
       assert {:ok, engine} = Wasmex.Engine.new(%Wasmex.EngineConfig{})
       {:ok, a} = Wasmex.Store.new(nil, engine)
       {:ok, b} = Wasmex.Store.new(nil, engine)
-      {:ok, module} = Wasmex.Module.compile(a, Wasmex.Fixtures.seed_wat())
+      {:ok, module} = Wasmex.Module.compile(a, Wasmex.Fixtures.example_wat())
       {:ok, instance} = Wasmex.Instance.new(b, module, %{})
       assert Wasmex.Instance.call_function(b, instance, "add", [1, 2]) == {:ok, [3]}
     end

@@ -30,9 +30,9 @@ defmodule Wasmex.InstanceImportsTest do
       args = [-7, -(2 ** 63), 1.5, -2.25, @max_v128]
 
       wasmex_style = fn _context, a, b, c, d, e -> [a, b, c, d, e] end
-      seed_style = fn context -> context.params end
+      context_style = fn context -> context.params end
 
-      for callback <- [wasmex_style, seed_style] do
+      for callback <- [wasmex_style, context_style] do
         types = [:i32, :i64, :f32, :f64, :v128]
         imports = %{"env" => %{"f" => {:fn, types, types, callback}}}
         %{store: store, instance: instance} = instantiate(@all_types, imports)
@@ -378,17 +378,7 @@ defmodule Wasmex.InstanceImportsTest do
     imports = %{env: %{double: {:fn, [:i32], [:i32], fn _context, x -> 2 * x end}}}
 
     %{store: store, instance: instance} =
-      instantiate(
-        ~S[(module
-            (import "env" "double" (func $double (param i32) (result i32)))
-            (type $t (func (param i32) (result i32)))
-            (table 1 funcref) (elem (i32.const 0) $double)
-            (export "double" (func $double))
-            (func (export "tail") (param i32) (result i32) (return_call $double (local.get 0)))
-            (func (export "tail_indirect") (param i32) (result i32)
-              (return_call_indirect (type $t) (local.get 0) (i32.const 0))))],
-        imports
-      )
+      instantiate(fixture_wat("imports_without_frame.wat"), imports)
 
     for name <- ["double", "tail", "tail_indirect"] do
       assert Wasmex.Instance.call_function(store, instance, name, [21]) == {:ok, [42]}

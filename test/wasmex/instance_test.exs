@@ -6,7 +6,7 @@ defmodule Wasmex.InstanceTest do
 
   describe "new/3" do
     test "instantiates a module without imports" do
-      assert %{instance: %Wasmex.Instance{}} = instantiate(seed_wat())
+      assert %{instance: %Wasmex.Instance{}} = instantiate(example_wat())
     end
 
     test "reports the first missing import, in import order" do
@@ -303,7 +303,7 @@ defmodule Wasmex.InstanceTest do
 
   describe "function_export_exists/3" do
     test "is true for function exports only" do
-      %{store: store, instance: instance} = instantiate(seed_wat())
+      %{store: store, instance: instance} = instantiate(example_wat())
       assert Wasmex.Instance.function_export_exists(store, instance, "add")
       assert Wasmex.Instance.function_export_exists(store, instance, :add)
       refute Wasmex.Instance.function_export_exists(store, instance, "memory")
@@ -311,7 +311,7 @@ defmodule Wasmex.InstanceTest do
     end
 
     test "raises for an instance of another store" do
-      %{instance: instance} = instantiate(seed_wat())
+      %{instance: instance} = instantiate(example_wat())
       {:ok, other} = Wasmex.Store.new()
 
       assert_raise ArgumentError, "instance does not belong to this store", fn ->
@@ -420,7 +420,7 @@ defmodule Wasmex.InstanceAsyncTest do
 
   describe "call_exported_function/5,6" do
     test "returns :ok at once and sends {tag, result} to the pid of from" do
-      %{store: store, instance: instance} = instantiate(seed_wat())
+      %{store: store, instance: instance} = instantiate(example_wat())
       ref = make_ref()
 
       assert Wasmex.Instance.call_exported_function(store, instance, "add", [1, 2], {self(), ref}) ==

@@ -135,7 +135,7 @@ defmodule Wasmex.MemoryTest do
     end
 
     test "see the guest's writes, and the guest sees ours" do
-      %{store: store, instance: instance} = instantiate(seed_wat())
+      %{store: store, instance: instance} = instantiate(example_wat())
       {:ok, memory} = Wasmex.Memory.from_instance(store, instance)
       :ok = Wasmex.Memory.write_binary(store, memory, 10, "abc")
       assert {:ok, []} = Wasmex.Instance.call_function(store, instance, "upcase", [10, 3])

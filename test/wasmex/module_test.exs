@@ -11,9 +11,9 @@ defmodule Wasmex.ModuleTest do
 
   describe "compile/2" do
     test "takes WAT text and Wasm binaries", %{store: store} do
-      {:ok, wasm} = Wasmex.Wat.to_wasm(seed_wat())
+      {:ok, wasm} = Wasmex.Wat.to_wasm(example_wat())
       assert {:ok, %Wasmex.Module{}} = Wasmex.Module.compile(store, wasm)
-      assert {:ok, %Wasmex.Module{}} = Wasmex.Module.compile(store, seed_wat())
+      assert {:ok, %Wasmex.Module{}} = Wasmex.Module.compile(store, example_wat())
     end
 
     test "compiles more than 64 KiB on a dirty scheduler, and less on a normal one", ctx do
@@ -37,7 +37,7 @@ defmodule Wasmex.ModuleTest do
     end
 
     test "rejects garbage, truncated and invalid binaries", %{store: store} do
-      {:ok, wasm} = Wasmex.Wat.to_wasm(seed_wat())
+      {:ok, wasm} = Wasmex.Wat.to_wasm(example_wat())
 
       assert {:error, "Error while parsing bytes: " <> _} =
                Wasmex.Module.compile(store, <<1, 2, 3, 255, 0>>)
@@ -77,8 +77,8 @@ defmodule Wasmex.ModuleTest do
 
   describe "name/1" do
     test "is the name section's module name, or nil", %{store: store} do
-      {:ok, named} = Wasmex.Module.compile(store, seed_wat())
-      assert Wasmex.Module.name(named) == "seed"
+      {:ok, named} = Wasmex.Module.compile(store, example_wat())
+      assert Wasmex.Module.name(named) == "example"
       {:ok, unnamed} = Wasmex.Module.compile(store, "(module)")
       assert Wasmex.Module.name(unnamed) == nil
     end
@@ -145,7 +145,7 @@ defmodule Wasmex.ModuleSerializeTest do
   setup do
     engine = Wasmex.Engine.default()
     {:ok, store} = Wasmex.Store.new(nil, engine)
-    {:ok, module} = Wasmex.Module.compile(store, seed_wat())
+    {:ok, module} = Wasmex.Module.compile(store, example_wat())
     %{engine: engine, store: store, module: module}
   end
 
@@ -155,7 +155,7 @@ defmodule Wasmex.ModuleSerializeTest do
       assert {:ok, copy} = Wasmex.Module.unsafe_deserialize(bytes, ctx.engine)
       assert Wasmex.Module.exports(copy) == Wasmex.Module.exports(ctx.module)
       assert Wasmex.Module.imports(copy) == Wasmex.Module.imports(ctx.module)
-      assert Wasmex.Module.name(copy) == "seed"
+      assert Wasmex.Module.name(copy) == "example"
       {:ok, instance} = Wasmex.Instance.new(ctx.store, copy, %{})
       assert Wasmex.Instance.call_function(ctx.store, instance, "add", [20, 22]) == {:ok, [42]}
       # Serializing the copy gives the same bytes.
@@ -207,7 +207,7 @@ defmodule Wasmex.ModuleSerializeTest do
                  Wasmex.Module.unsafe_deserialize(binary_part(bytes, 0, cut), ctx.engine)
       end
 
-      {:ok, wasm} = Wasmex.Wat.to_wasm(seed_wat())
+      {:ok, wasm} = Wasmex.Wat.to_wasm(example_wat())
 
       assert Wasmex.Module.unsafe_deserialize(wasm, ctx.engine) ==
                {:error, "Could not deserialize module: not a serialized module"}
@@ -226,7 +226,7 @@ defmodule Wasmex.ModuleSerializeTest do
 
   describe "Engine.precompile_module/2" do
     test "compiles and serializes in one step", ctx do
-      assert {:ok, bytes} = Wasmex.Engine.precompile_module(ctx.engine, seed_wat())
+      assert {:ok, bytes} = Wasmex.Engine.precompile_module(ctx.engine, example_wat())
       {:ok, module} = Wasmex.Module.unsafe_deserialize(bytes, ctx.engine)
       {:ok, instance} = Wasmex.Instance.new(ctx.store, module, %{})
       assert Wasmex.Instance.call_function(ctx.store, instance, "add", [1, 1]) == {:ok, [2]}

@@ -10,7 +10,7 @@ defmodule Wasmex.PoolTest do
 
   describe "start_link/1" do
     test "compiles the module once for all workers" do
-      pool = pool(size: 3, bytes: seed_wat())
+      pool = pool(size: 3, bytes: example_wat())
       workers = Wasmex.Pool.workers(pool)
       assert length(workers) == 3
       modules = Enum.map(workers, fn worker -> elem(Wasmex.module(worker), 1) end)
@@ -89,7 +89,7 @@ defmodule Wasmex.PoolTest do
 
   describe "transaction/3" do
     test "gives the worker back when the function raises" do
-      pool = pool(size: 1, bytes: seed_wat())
+      pool = pool(size: 1, bytes: example_wat())
 
       assert_raise RuntimeError, fn ->
         Wasmex.Pool.transaction(pool, fn _worker -> raise "boom" end)
@@ -99,7 +99,7 @@ defmodule Wasmex.PoolTest do
     end
 
     test "gives the worker back when the caller dies holding it" do
-      pool = pool(size: 1, bytes: seed_wat())
+      pool = pool(size: 1, bytes: example_wat())
       test = self()
 
       holder =
@@ -118,7 +118,7 @@ defmodule Wasmex.PoolTest do
 
   describe "workers" do
     test "a crashed worker is replaced" do
-      pool = pool(size: 2, bytes: seed_wat())
+      pool = pool(size: 2, bytes: example_wat())
       [victim, survivor] = Wasmex.Pool.workers(pool)
       ref = Process.monitor(victim)
       Process.exit(victim, :kill)
@@ -134,7 +134,7 @@ defmodule Wasmex.PoolTest do
     end
 
     test "a worker that crashes while checked out is replaced; its caller exits" do
-      pool = pool(size: 1, bytes: seed_wat())
+      pool = pool(size: 1, bytes: example_wat())
       worker = Wasmex.Pool.checkout(pool)
       Process.exit(worker, :kill)
       Wasmex.Pool.checkin(pool, worker)

@@ -85,7 +85,7 @@ defmodule Wasmex.StoreOrCallerFuelTest do
   test "fuel use does not depend on the slice size, or on the store being fresh" do
     for slice <- [1_000, 100_000, 10_000_000] do
       %{store: store, instance: instance} = guest(%{fuel: 1_000_000_000})
-      :ok = Wasmex.Native.store_set_slice(store.resource, slice)
+      :ok = Wasmex.Native.hook_set_slice(store.resource, slice)
 
       for _run <- 1..2, {function, args, fuel} <- @expected do
         assert fuel_used(store, instance, function, args) == fuel,

@@ -3,7 +3,7 @@ defmodule Wasmex.StoreTest do
   doctest Wasmex.Store
 
   describe "new/0,1,2" do
-    test "makes stores, with fuel in the seed's form" do
+    test "makes stores, with fuel in the map form" do
       assert {:ok, %Wasmex.StoreOrCaller{}} = Wasmex.Store.new()
       assert {:ok, store} = Wasmex.Store.new(%{fuel: 100_000})
       assert Wasmex.StoreOrCaller.get_fuel(store) == {:ok, 100_000}

@@ -87,7 +87,7 @@ defmodule Wasmex.WasiStoreTest do
       assert Wasmex.Pipe.read(stdout) == "hello\n"
     end
 
-    test "takes limits, the seed's fuel map and an engine" do
+    test "takes limits, the map form with fuel and an engine" do
       assert {:ok, store} = Wasmex.Store.new_wasi(%WasiOptions{}, %{fuel: 1_000})
       assert Wasmex.StoreOrCaller.get_fuel(store) == {:ok, 1_000}
       engine = Wasmex.Engine.default()

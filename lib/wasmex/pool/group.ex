@@ -1,21 +1,22 @@
 defmodule Wasmex.Pool.Group do
   @moduledoc false
-  # Pools across a BEAM cluster: the `:group` option of `Wasmex.Pool`, and
+  # Pools across a BEAM cluster: the caller's side of the `:group` option of `Wasmex.Pool`,
   # `Wasmex.Pool.call_function({:group, name}, ...)` / `transaction/3`.
   #
   # Membership is OTP's `:pg` (the scope `Wasmex.Pool.Group`, started by the application):
-  # a pool joins its group, and leaves it when it exits or its node goes down.
+  # a pool joins its group, and leaves it when it exits or its node goes down. A pool's
+  # side (joining, reporting its load) is `Wasmex.Pool.Member`.
   #
   # Load. Every caller picks a pool by itself, so it needs the pools' loads without asking
   # anyone. Each node keeps them in an ETS table (`Wasmex.Pool.Loads`):
   #   * a pool writes its own row, its free workers, at every change: the local choice
   #     ("the local pool when it has a free worker") reads the pool's current count, for
   #     one ETS write per checkout and checkin;
-  #   * a pool sends its load to the other nodes at most once per `@publish_ms` after a
-  #     change (none while idle, none without other nodes): a burst of calls costs each
-  #     node at most 1000 / @publish_ms messages a second per pool, not one per call. The
-  #     load is its free workers, or minus its waiting callers when it has none, so that
-  #     between full pools the shortest line wins;
+  #   * a pool sends its load to the other nodes at most once per `@publish_ms`
+  #     (`Wasmex.Pool.Member`) after a change (none while idle, none without other nodes):
+  #     a burst of calls costs each node at most 1000 / @publish_ms messages a second per
+  #     pool, not one per call. The load is its free workers, or minus its waiting
+  #     callers when it has none, so that between full pools the shortest line wins;
   #   * a caller that sends a call to a pool takes one from the pool's row at once, so
   #     that the callers of a burst spread out before the pool's next report arrives, and
   #     gives it back when a call on another node returns: between reports, a node's view
@@ -36,90 +37,30 @@ defmodule Wasmex.Pool.Group do
   # while the caller chose it) is skipped, and the next best pool is tried.
 
   alias Wasmex.Deadline
-  alias Wasmex.Pool.Loads
-
-  @scope __MODULE__
-
-  # How often at most a pool sends its load to the other nodes, in ms.
-  @publish_ms 5
+  alias Wasmex.Pool.{Loads, Member, Server}
 
   # The load of a pool of another node that has not reported yet: it has just joined, so
   # as far as anyone knows it has a free worker. (Its report is on its way.)
   @unknown 1
 
-  # What a pool of a group keeps: its group, and when it last reported its load.
-  defstruct [:name, :published_at, timer: nil]
-
-  @type t :: %__MODULE__{name: term(), published_at: integer(), timer: reference() | nil}
-
   @doc false
-  # The `:pg` scope of the groups.
-  @spec scope() :: atom()
-  def scope, do: @scope
-
-  @doc false
-  # The pool side: the calling pool joins `group` with `free` free workers.
-  @spec join(term(), non_neg_integer()) :: t()
-  def join(group, free) do
-    Loads.put(free)
-    Loads.watch()
-    # Reported before the join: on each node the report is in flight no later than the
-    # membership.
-    Loads.publish(free)
-    :ok = :pg.join(@scope, group, self())
-    %__MODULE__{name: group, published_at: Deadline.now()}
-  end
-
-  @doc false
-  # The pool side: the pool now has `free` free workers and `waiting` callers in line.
-  @spec changed(t(), non_neg_integer(), :queue.queue()) :: t()
-  def changed(%__MODULE__{timer: nil} = group, free, waiting) do
-    Loads.put(free)
-
-    if Node.list() == [] do
-      group
-    else
-      now = Deadline.now()
-
-      case group.published_at + @publish_ms - now do
-        wait when wait <= 0 -> publish(group, free, waiting)
-        wait -> %{group | timer: Process.send_after(self(), {__MODULE__, :publish}, wait)}
-      end
-    end
-  end
-
-  # A report is due: it will say what the load is then.
-  def changed(%__MODULE__{} = group, free, _waiting) do
-    Loads.put(free)
-    group
-  end
-
-  @doc false
-  # The pool side: reports the load now (the pool calls this when `changed/3`'s timer,
-  # `{Wasmex.Pool.Group, :publish}`, fires).
-  @spec publish(t(), non_neg_integer(), :queue.queue()) :: t()
-  def publish(group, free, waiting) do
-    Loads.publish(if free > 0, do: free, else: -:queue.len(waiting))
-    %{group | published_at: Deadline.now(), timer: nil}
-  end
-
-  @doc false
-  # The caller side of `Wasmex.Pool.call_function({:group, group}, ...)`.
+  # The caller side of `Wasmex.Pool.call_function({:group, group}, ...)`: the call's result,
+  # or `{:exit, reason}` for `Wasmex.Pool` to exit with as a local call would.
   @spec call_function(term(), String.t() | atom(), list(), timeout()) ::
-          {:ok, list()} | {:error, term()}
+          {:ok, list()} | {:error, term()} | {:exit, term()}
   def call_function(group, name, params, timeout) do
-    call(group, name, params, timeout, Deadline.from_timeout(timeout), [])
+    call(group, name, params, Deadline.from_timeout(timeout), [])
   end
 
-  defp call(group, name, params, timeout, deadline, skip) do
+  defp call(group, name, params, deadline, skip) do
     case choose(group, skip) do
       nil ->
         no_pool(group)
 
       pool when node(pool) == node() ->
         if Process.alive?(pool),
-          do: Wasmex.Pool.call_function(pool, name, params, Deadline.remaining(deadline)),
-          else: call(group, name, params, timeout, deadline, [pool | skip])
+          do: Server.call_function(pool, name, params, Deadline.remaining(deadline)),
+          else: call(group, name, params, deadline, [pool | skip])
 
       pool ->
         reply =
@@ -130,17 +71,9 @@ defmodule Wasmex.Pool.Group do
           end
 
         case reply do
-          {:reply, reply} ->
-            reply
-
-          :gone ->
-            call(group, name, params, timeout, deadline, [pool | skip])
-
-          # As a local call exits (`GenServer.call/3`'s way).
-          {:exit, reason} ->
-            exit(
-              {reason, {Wasmex.Pool, :call_function, [{:group, group}, name, params, timeout]}}
-            )
+          {:reply, reply} -> reply
+          :gone -> call(group, name, params, deadline, [pool | skip])
+          {:exit, _reason} = exit -> exit
         end
     end
   end
@@ -191,7 +124,7 @@ defmodule Wasmex.Pool.Group do
     reply =
       if Process.alive?(pool) do
         try do
-          {:ok, Wasmex.Pool.call_function(pool, name, params, timeout)}
+          {:ok, Server.call_function(pool, name, params, timeout)}
         catch
           kind, reason -> {:raise, kind, reason, __STACKTRACE__}
         end
@@ -220,7 +153,7 @@ defmodule Wasmex.Pool.Group do
           :exit, {{:nodedown, down}, _} when down == node(worker) and down != node() ->
             node_down(down)
         after
-          Wasmex.Pool.checkin(pool, worker)
+          Server.checkin(pool, worker)
           give_back(pool)
         end
     end
@@ -235,7 +168,7 @@ defmodule Wasmex.Pool.Group do
 
       pool ->
         try do
-          {pool, Wasmex.Pool.checkout(pool, Deadline.remaining(deadline))}
+          {pool, Server.checkout(pool, Deadline.remaining(deadline))}
         catch
           :exit, reason ->
             give_back(pool)
@@ -261,7 +194,10 @@ defmodule Wasmex.Pool.Group do
     here = node()
 
     {local, remote} =
-      @scope |> :pg.get_members(group) |> Kernel.--(skip) |> Enum.split_with(&(node(&1) == here))
+      Member.scope()
+      |> :pg.get_members(group)
+      |> Kernel.--(skip)
+      |> Enum.split_with(&(node(&1) == here))
 
     pool =
       case most_free(local, 0) do

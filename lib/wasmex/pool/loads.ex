@@ -29,7 +29,7 @@ defmodule Wasmex.Pool.Loads do
 
   @doc false
   # The load of `pool` as this node last heard it, or `default` if it has heard nothing.
-  @spec get(pid(), integer()) :: integer()
+  @spec get(pid(), default) :: integer() | default when default: term()
   def get(pool, default) do
     :ets.lookup_element(@table, pool, 2)
   rescue

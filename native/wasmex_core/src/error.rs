@@ -1,7 +1,7 @@
 //! The one error type of wasmex_interp: every failure reaches Elixir as `{:error, message}`.
 //!
 //! Messages follow wasmi's style (lowercase, no trailing period, names in backticks) except
-//! where the Wasmex contract fixes a string verbatim (`API.md`): those are kept as Wasmex
+//! where Wasmex fixes a string verbatim (docs/compat.md): those are kept as Wasmex
 //! words them, typos and capitals included.
 
 use crate::value::Mismatch;
@@ -153,7 +153,7 @@ pub fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
         .unwrap_or_else(|| "a panic without a message".to_string())
 }
 
-/// The canonical text of a trap, as the seed's prefix matches expect it (`API.md` §2).
+/// The canonical text of a trap, the prefix that `{:error, "unreachable" <> _}` matches.
 ///
 /// Classified by trap code, never by wasmi's wording (which differs between versions).
 pub fn trap_message(code: TrapCode) -> &'static str {

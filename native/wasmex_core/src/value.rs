@@ -1,4 +1,4 @@
-//! The rules for turning host values into Wasm values (`API.md` §1), and type names.
+//! The rules for turning host values into Wasm values, and type names.
 //!
 //! The NIF decodes an Elixir term into an [`Input`] and this module decides whether it fits a
 //! [`ValType`]: integers must be in the signed range (no wrapping), floats only go to float

@@ -318,14 +318,7 @@ fn start_functions_run_after_instantiation_as_ordinary_calls() {
 /// are the call's results.
 #[test]
 fn imports_called_with_no_frame_left_are_host_calls_too() {
-    const LAST_CALLS: &str = r#"(module
-      (import "env" "double" (func $double (param i32) (result i32)))
-      (type $t (func (param i32) (result i32)))
-      (table 1 funcref) (elem (i32.const 0) $double)
-      (export "double" (func $double))
-      (func (export "tail") (param i32) (result i32) (return_call $double (local.get 0)))
-      (func (export "tail_indirect") (param i32) (result i32)
-        (return_call_indirect (type $t) (local.get 0) (i32.const 0))))"#;
+    const LAST_CALLS: &str = include_str!("../../../test/fixtures/wat/imports_without_frame.wat");
     let engine = EngineOptions::default().engine();
     let module = Module::compile(&engine, LAST_CALLS.as_bytes()).unwrap();
     let mut store = Store::new(&engine, None, &Limits::default());

@@ -110,12 +110,6 @@ fn abort<'a>(env: Env<'a>, store: ResourceArc<StoreResource>, reason: Option<Str
     }
 }
 
-/// Does nothing: the floor the call benchmarks compare against (an empty NIF call).
-#[rustler::nif(name = "call_noop")]
-fn noop() -> rustler::Atom {
-    atoms::ok()
-}
-
 /// Checks the store out, runs one step of a call, puts the store (and the call, if it is
 /// suspended) back and tells the scheduler how much of its time slice the step took.
 fn run<'a>(

@@ -13,12 +13,7 @@ pub(crate) struct EngineResource {
     pub(crate) engine: Engine,
 }
 
-// rustler returns NIF results through `catch_unwind`. A panic cannot leave this resource
-// broken in a way Elixir could observe: see `crate::store` for the one mutable part.
-impl std::panic::RefUnwindSafe for EngineResource {}
-
-#[rustler::resource_impl]
-impl rustler::Resource for EngineResource {}
+resource!(EngineResource);
 
 impl EngineResource {
     /// A new engine resource with `options`.

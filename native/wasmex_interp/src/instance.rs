@@ -25,12 +25,7 @@ pub(crate) struct InstanceResource {
     module: wasmi::Module,
 }
 
-// rustler returns NIF results through `catch_unwind`. A panic cannot leave this resource
-// broken in a way Elixir could observe: see `crate::store` for the one mutable part.
-impl std::panic::RefUnwindSafe for InstanceResource {}
-
-#[rustler::resource_impl]
-impl rustler::Resource for InstanceResource {}
+resource!(InstanceResource);
 
 impl InstanceResource {
     fn new(

@@ -10,9 +10,25 @@
 //! boundary. No panic hook is installed: the panic hook is the whole node's, and other
 //! NIFs' (and the host's) must stay as they are.
 
+/// Makes `$resource` a NIF resource, for the resources with nothing to do when Elixir
+/// drops them (the store, which has, is `store::StoreResource`).
+///
+/// rustler returns NIF results through `catch_unwind`, so a resource must be
+/// `RefUnwindSafe`. A panic cannot leave one broken in a way Elixir could observe: they
+/// are immutable once made, and the store's lock is never held where a panic can happen.
+macro_rules! resource {
+    ($resource:ident) => {
+        impl std::panic::RefUnwindSafe for $resource {}
+
+        #[rustler::resource_impl]
+        impl rustler::Resource for $resource {}
+    };
+}
+
 mod atoms;
 mod call;
 mod engine;
+mod hooks;
 mod instance;
 mod memory;
 mod module;

@@ -3,10 +3,10 @@
 use crate::{
     instance::InstanceResource,
     reply::{self, Answer},
-    schedule::{self, twin, Schedule, COPY_BYTES},
+    schedule::{twin, Schedule},
     store::StoreResource,
 };
-use rustler::{Binary, Encoder, Env, NifResult, NifStruct, ResourceArc, Term};
+use rustler::{Binary, Env, NifResult, NifStruct, ResourceArc, Term};
 use wasmex_core::{instance, memory, store::Store, Error};
 
 /// A linear memory, tied to the store it lives in.
@@ -15,12 +15,7 @@ pub(crate) struct MemoryResource {
     memory: wasmi::Memory,
 }
 
-// rustler returns NIF results through `catch_unwind`. A panic cannot leave this resource
-// broken in a way Elixir could observe: see `crate::store` for the one mutable part.
-impl std::panic::RefUnwindSafe for MemoryResource {}
-
-#[rustler::resource_impl]
-impl rustler::Resource for MemoryResource {}
+resource!(MemoryResource);
 
 /// `%Wasmex.Memory{}`.
 #[derive(NifStruct)]
@@ -51,16 +46,21 @@ fn with_memory<R>(
     })
 }
 
-/// Runs a long operation on `memory` with the store checked out, so that the lock is free
-/// meanwhile.
-fn with_memory_checked_out<R>(
+/// Runs `copy`, which copies `bytes` in or out of `memory`, with the store checked out (so
+/// that the lock is free meanwhile) after checking that the memory belongs to `store`; see
+/// [`Schedule::copy`].
+fn copy_memory<R>(
+    schedule: Schedule,
     env: Env,
     store: &ResourceArc<StoreResource>,
     memory: &MemoryResource,
-    f: impl FnOnce(&mut Store, wasmi::Memory) -> Result<R, Error>,
+    bytes: u64,
+    copy: impl FnOnce(&mut Store, wasmi::Memory) -> Result<R, Error>,
 ) -> Answer<R> {
-    store.check(memory.store_id, "memory")?;
-    StoreResource::with_checked_out(store, env, |store| f(store, memory.memory))
+    schedule.copy(env, bytes, || {
+        store.check(memory.store_id, "memory")?;
+        StoreResource::with_checked_out(store, env, |store| copy(store, memory.memory))
+    })
 }
 
 #[rustler::nif(name = "memory_from_instance_nif")]
@@ -100,13 +100,9 @@ fn grow(
     pages: u64,
 ) -> Term<'_> {
     let bytes = pages.saturating_mul(65_536);
-    if let Err(refusal) = schedule.admit(bytes, COPY_BYTES) {
-        return refusal.encode(env);
-    }
-    let answer = with_memory_checked_out(env, &store, &memory, |store, memory| {
+    let answer = copy_memory(schedule, env, &store, &memory, bytes, |store, memory| {
         memory::grow(store, memory, pages)
     });
-    schedule::consume_bytes(env, schedule, bytes);
     reply::ok(env, answer)
 }
 
@@ -122,16 +118,12 @@ fn read_binary(
     offset: u64,
     len: u64,
 ) -> Term<'_> {
-    if let Err(refusal) = schedule.admit(len, COPY_BYTES) {
-        return refusal.encode(env);
-    }
-    let answer = with_memory_checked_out(env, &store, &memory, |store, memory| {
+    let answer = copy_memory(schedule, env, &store, &memory, len, |store, memory| {
         Ok(reply::binary(
             env,
             memory::read(store, memory, offset, len)?,
         ))
     });
-    schedule::consume_bytes(env, schedule, len);
     reply::ok(env, answer)
 }
 
@@ -148,13 +140,9 @@ fn write_binary<'a>(
     bytes: Binary<'a>,
 ) -> Term<'a> {
     let len = bytes.len() as u64;
-    if let Err(refusal) = schedule.admit(len, COPY_BYTES) {
-        return refusal.encode(env);
-    }
-    let answer = with_memory_checked_out(env, &store, &memory, |store, memory| {
+    let answer = copy_memory(schedule, env, &store, &memory, len, |store, memory| {
         memory::write(store, memory, offset, bytes.as_slice())
     });
-    schedule::consume_bytes(env, schedule, len);
     reply::done(env, answer)
 }
 

@@ -20,12 +20,7 @@ pub(crate) struct ModuleResource {
     pub(crate) module: Module,
 }
 
-// rustler returns NIF results through `catch_unwind`. A panic cannot leave this resource
-// broken in a way Elixir could observe: see `crate::store` for the one mutable part.
-impl std::panic::RefUnwindSafe for ModuleResource {}
-
-#[rustler::resource_impl]
-impl rustler::Resource for ModuleResource {}
+resource!(ModuleResource);
 
 /// `%Wasmex.Module{}`.
 #[derive(NifStruct)]
@@ -132,28 +127,28 @@ fn encode_info<'a>(env: Env<'a>, info: &ExternInfo) -> NifResult<Term<'a>> {
             shared,
             memory64,
         } => {
-            let details = Term::map_new(env)
-                .map_put(atoms::minimum(), minimum)?
+            let details = limits(env, *minimum, *maximum)?
                 .map_put(atoms::shared(), shared)?
                 .map_put(atoms::memory64(), memory64)?;
-            (atoms::memory(), with_maximum(details, *maximum)?).encode(env)
+            (atoms::memory(), details).encode(env)
         }
         ExternInfo::Table {
             minimum,
             maximum,
             element,
         } => {
-            let details = Term::map_new(env)
-                .map_put(atoms::minimum(), minimum)?
+            let details = limits(env, *minimum, *maximum)?
                 .map_put(atoms::type_(), value::encode_type(env, *element))?;
-            (atoms::table(), with_maximum(details, *maximum)?).encode(env)
+            (atoms::table(), details).encode(env)
         }
     };
     Ok(term)
 }
 
-/// Wasmex compat: `maximum:` appears only when the module declares one.
-fn with_maximum(details: Term<'_>, maximum: Option<u64>) -> NifResult<Term<'_>> {
+/// `%{minimum: n, maximum: m}` of a memory or table. Wasmex compat: `maximum:` appears
+/// only when the module declares one.
+fn limits(env: Env<'_>, minimum: u64, maximum: Option<u64>) -> NifResult<Term<'_>> {
+    let details = Term::map_new(env).map_put(atoms::minimum(), minimum)?;
     match maximum {
         Some(maximum) => details.map_put(atoms::maximum(), maximum),
         None => Ok(details),

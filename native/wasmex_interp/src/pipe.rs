@@ -6,7 +6,7 @@
 
 use crate::{
     atoms, reply,
-    schedule::{self, twin, Schedule, COPY_BYTES},
+    schedule::{twin, Schedule},
 };
 use rustler::{Binary, Encoder, Env, NifResult, NifStruct, ResourceArc, Term};
 use wasmex_core::wasi::Pipe;
@@ -17,8 +17,7 @@ pub(crate) struct PipeResource {
     pub(crate) pipe: Pipe,
 }
 
-#[rustler::resource_impl]
-impl rustler::Resource for PipeResource {}
+resource!(PipeResource);
 
 /// `%Wasmex.Pipe{}`.
 #[derive(NifStruct)]
@@ -60,12 +59,10 @@ twin!(read_binary(pipe) => "pipe_read_binary_nif", "pipe_read_binary_dirty_nif",
 /// The bytes from the position to the end.
 fn read_binary(schedule: Schedule, env: Env<'_>, pipe: ResourceArc<PipeResource>) -> Term<'_> {
     let unread = pipe.pipe.remaining() as u64;
-    if let Err(refusal) = schedule.admit(unread, COPY_BYTES) {
-        return refusal.encode(env);
+    match schedule.copy(env, unread, || Ok(pipe.pipe.read_to_end())) {
+        Ok(bytes) => reply::binary(env, &bytes).encode(env),
+        Err(refusal) => refusal.encode(env),
     }
-    let bytes = pipe.pipe.read_to_end();
-    schedule::consume_bytes(env, schedule, unread);
-    reply::binary(env, &bytes).encode(env)
 }
 
 twin!(write_binary(pipe, bytes) => "pipe_write_binary_nif", "pipe_write_binary_dirty_nif",
@@ -78,15 +75,13 @@ fn write_binary<'a>(
     pipe: ResourceArc<PipeResource>,
     bytes: Binary<'a>,
 ) -> Term<'a> {
-    let len = bytes.len() as u64;
-    if let Err(refusal) = schedule.admit(len, COPY_BYTES) {
-        return refusal.encode(env);
-    }
-    let written = pipe.pipe.write_all(bytes.as_slice());
-    schedule::consume_bytes(env, schedule, len);
+    let written = schedule.copy(env, bytes.len() as u64, || {
+        Ok(pipe.pipe.write_all(bytes.as_slice()))
+    });
     match written {
-        Ok(written) => (atoms::ok(), written).encode(env),
-        Err(capacity) => (
+        Err(refusal) => refusal.encode(env),
+        Ok(Ok(written)) => (atoms::ok(), written).encode(env),
+        Ok(Err(capacity)) => (
             atoms::error(),
             format!(
                 "the pipe is full: {} bytes do not fit in its capacity of {capacity} bytes",

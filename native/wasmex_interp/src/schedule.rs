@@ -12,7 +12,7 @@
 //! The limits are cautious: a dirty hop costs tens of microseconds, far less than the
 //! millisecond of scheduler time it saves when a limit is crossed.
 
-use crate::reply::Refusal;
+use crate::reply::{Answer, Refusal};
 use rustler::Env;
 use std::time::Duration;
 
@@ -28,7 +28,7 @@ pub(crate) enum Schedule {
 /// Bytes copied on a normal scheduler in one NIF (memory and pipe reads and writes): one
 /// MiB takes 0.1–0.3 ms on a desktop core with its binary allocated, about a millisecond
 /// on a Cortex-A53.
-pub(crate) const COPY_BYTES: u64 = 1 << 20;
+const COPY_BYTES: u64 = 1 << 20;
 
 /// Bytes of Wasm compiled on a normal scheduler: validation runs at about 100 MB/s, so
 /// 64 KiB is about half a millisecond.
@@ -64,6 +64,25 @@ impl Schedule {
         }
         Ok(())
     }
+
+    /// Runs `copy`, which copies `bytes` (memory and pipe reads and writes, new pages
+    /// zeroed): refused over [`COPY_BYTES`] on a normal scheduler, and reported to the BEAM
+    /// after ([`consume_bytes`]).
+    ///
+    /// # Errors
+    ///
+    /// [`Refusal::Dirty`] on a normal scheduler for a copy over the limit, or `copy`'s.
+    pub(crate) fn copy<T>(
+        self,
+        env: Env,
+        bytes: u64,
+        copy: impl FnOnce() -> Answer<T>,
+    ) -> Answer<T> {
+        self.admit(bytes, COPY_BYTES)?;
+        let copied = copy();
+        consume_bytes(env, self, bytes);
+        copied
+    }
 }
 
 /// Bytes a normal scheduler copies in a millisecond, cautiously, for [`consume_bytes`]: a
@@ -73,7 +92,7 @@ const BYTES_PER_MS: u64 = 2 << 20;
 
 /// Reports `bytes` of copying on a normal scheduler to the BEAM as part of the process's
 /// time slice (a millisecond of work is a whole slice).
-pub(crate) fn consume_bytes(env: Env, schedule: Schedule, bytes: u64) {
+fn consume_bytes(env: Env, schedule: Schedule, bytes: u64) {
     if schedule == Schedule::Normal {
         consume_percent(env, bytes.saturating_mul(100) / BYTES_PER_MS);
     }

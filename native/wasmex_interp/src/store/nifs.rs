@@ -65,16 +65,6 @@ fn set_fuel(env: Env, store: ResourceArc<StoreResource>, fuel: u64) -> Term {
     )
 }
 
-/// Forces the fuel of every slice (for tests and benchmarks of slicing); `nil` calibrates.
-#[rustler::nif(name = "store_set_slice_nif")]
-fn set_slice(env: Env, store: ResourceArc<StoreResource>, fuel: Option<u64>) -> Term {
-    let answer = StoreResource::with(&store, env, |store| {
-        store.set_slice(fuel);
-        Ok(())
-    });
-    reply::done(env, answer)
-}
-
 /// Takes the calling process off the store's queue (see `super::owner`).
 #[rustler::nif(name = "store_unwait")]
 fn unwait(env: Env, store: ResourceArc<StoreResource>) -> Term {

@@ -1,11 +1,11 @@
-defmodule Wasmex.Seed.MemoryAccessTest do
-  # The seed's "Memory Access" snippets, as written.
+defmodule Wasmex.UsageSnippets.MemoryAccessTest do
+  # The "Memory Access" snippets of Wasmex usage, as written.
   use ExUnit.Case, async: true
 
   import Wasmex.Fixtures
 
   setup do
-    instantiate(seed_wat())
+    instantiate(example_wat())
   end
 
   test "reading from guest memory", %{store: store, instance: instance} do

@@ -1,5 +1,5 @@
 defmodule MyApp.WasmWorker do
-  # The seed's "Wasm Worker", as written.
+  # The "Wasm Worker" of Wasmex usage, as written.
   use GenServer
 
   def start_link(opts) do
@@ -28,7 +28,7 @@ defmodule MyApp.WasmWorker do
 end
 
 defmodule MyApp.WasmSupervisor do
-  # The seed's "Supervised Wasm Pool", as written.
+  # The "Supervised Wasm Pool" of Wasmex usage, as written.
   use Supervisor
 
   def start_link(init_arg) do
@@ -47,8 +47,8 @@ defmodule MyApp.WasmSupervisor do
 end
 
 defmodule MyApp.FixedWasmSupervisor do
-  # The seed's supervisor with the one change Elixir requires: two children of one module
-  # need distinct ids (`Supervisor.child_spec/2`). As written, the seed's version fails to
+  # That supervisor with the one change Elixir requires: two children of one module
+  # need distinct ids (`Supervisor.child_spec/2`). As written, the snippet's version fails to
   # start with "more than one child specification has the id: MyApp.WasmWorker", with
   # Wasmex as with this library.
   use Supervisor
@@ -75,7 +75,7 @@ defmodule MyApp.FixedWasmSupervisor do
 end
 
 defmodule MyApp.Application do
-  # The seed's "Module Preloading at Application Start", as written.
+  # The "Module Preloading at Application Start" of Wasmex usage, as written.
   use Application
 
   @impl true
@@ -94,10 +94,10 @@ defmodule MyApp.Application do
   end
 end
 
-defmodule Wasmex.Seed.GenServerIntegrationTest do
-  # The seed's GenServer patterns: the convenience API, a worker, a supervised set of
+defmodule Wasmex.UsageSnippets.GenServerIntegrationTest do
+  # The GenServer patterns of Wasmex usage: the convenience API, a worker, a supervised set of
   # workers, the poolboy setup (with Wasmex.Pool), module preloading, priv paths and the
-  # LiveView-style Task.async offload. Not async: the seed's paths are relative to the
+  # LiveView-style Task.async offload. Not async: the snippets' paths are relative to the
   # current directory, so the test changes into a fake `:my_app`.
   use ExUnit.Case, async: false
 
@@ -131,7 +131,7 @@ defmodule Wasmex.Seed.GenServerIntegrationTest do
     assert MyApp.WasmWorker.call_function(pid, "process", [21]) == {:ok, [42]}
   end
 
-  test "the seed's supervisor as written fails on Elixir's duplicate child ids" do
+  test "the snippet's supervisor as written fails on Elixir's duplicate child ids" do
     assert {:error, reason} = start_supervised(MyApp.WasmSupervisor)
     assert inspect(reason) =~ "duplicate_child_name"
   end
@@ -177,7 +177,7 @@ defmodule Wasmex.Seed.GenServerIntegrationTest do
   end
 
   test "module preloading at application start" do
-    # The preloading works; the seed's supervisor it starts then fails on its duplicate
+    # The preloading works; the snippet's supervisor it starts then fails on its duplicate
     # child ids (see above).
     Process.flag(:trap_exit, true)
 

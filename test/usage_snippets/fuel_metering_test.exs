@@ -1,5 +1,6 @@
-defmodule Wasmex.Seed.FuelMeteringTest do
-  # The seed's "Fuel Metering" and "Store Configuration" (fuel) snippets, as written.
+defmodule Wasmex.UsageSnippets.FuelMeteringTest do
+  # The "Fuel Metering" and "Store Configuration" (fuel) snippets of Wasmex usage, as
+  # written.
   use ExUnit.Case, async: true
 
   import Wasmex.Fixtures
@@ -7,7 +8,7 @@ defmodule Wasmex.Seed.FuelMeteringTest do
   test "an expensive operation runs out of fuel" do
     # Create store with fuel
     {:ok, store} = Wasmex.Store.new(%{fuel: 1_000_000})
-    {:ok, module} = Wasmex.Module.compile(store, seed_wat())
+    {:ok, module} = Wasmex.Module.compile(store, example_wat())
     {:ok, instance} = Wasmex.Instance.new(store, module, %{})
 
     # Execute with fuel limit

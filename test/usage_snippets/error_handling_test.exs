@@ -1,5 +1,5 @@
-defmodule Wasmex.Seed.ErrorHandlingTest do
-  # The seed's "Error Handling" snippet, as written, against a guest that reaches each
+defmodule Wasmex.UsageSnippets.ErrorHandlingTest do
+  # The "Error Handling" snippet of Wasmex usage, as written, against a guest that reaches each
   # branch.
   use ExUnit.Case, async: true
 
@@ -24,8 +24,8 @@ defmodule Wasmex.Seed.ErrorHandlingTest do
     end
   end
 
-  test "each branch of the seed's case" do
-    %{store: store, instance: instance} = instantiate(seed_wat(), %{}, %{fuel: 100_000})
+  test "each branch of the snippet's case" do
+    %{store: store, instance: instance} = instantiate(example_wat(), %{}, %{fuel: 100_000})
     {:ok, memory} = Wasmex.Instance.memory(store, instance, "memory")
     :ok = Wasmex.Memory.write_binary(store, memory, 0, <<1, 2, 3>>)
 

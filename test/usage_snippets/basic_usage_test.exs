@@ -1,5 +1,5 @@
-defmodule Wasmex.Seed.BasicUsageTest do
-  # The seed's "Basic Usage" snippets, as written. Not async: one test changes directory.
+defmodule Wasmex.UsageSnippets.BasicUsageTest do
+  # The "Basic Usage" snippets of Wasmex usage, as written. Not async: one test changes directory.
   use ExUnit.Case, async: false
 
   import Wasmex.Fixtures
@@ -7,7 +7,7 @@ defmodule Wasmex.Seed.BasicUsageTest do
   @moduletag :tmp_dir
 
   test "loading from a file and from a binary, then calling add", %{tmp_dir: dir} do
-    {:ok, wasm_bytes} = Wasmex.Wat.to_wasm(seed_wat())
+    {:ok, wasm_bytes} = Wasmex.Wat.to_wasm(example_wat())
     File.write!(Path.join(dir, "module.wasm"), wasm_bytes)
     {:ok, store} = Wasmex.Store.new()
 

@@ -1,5 +1,5 @@
-defmodule Wasmex.Seed.HostCallbacksTest do
-  # The seed's "Host Callbacks (Imported Functions)" snippet, as written.
+defmodule Wasmex.UsageSnippets.HostCallbacksTest do
+  # The "Host Callbacks (Imported Functions)" snippet of Wasmex usage, as written.
   use ExUnit.Case, async: true
 
   import ExUnit.CaptureIO

@@ -1,9 +1,9 @@
-defmodule Wasmex.Seed.StringPassingTest do
+defmodule Wasmex.UsageSnippets.StringPassingTest do
   use ExUnit.Case, async: true
 
   import Wasmex.Fixtures
 
-  # The seed's "String Passing Pattern" module, exactly as written. It binds `binary`
+  # The "String Passing Pattern" module of Wasmex usage, exactly as written. It binds `binary`
   # and never uses it; compiled here so that its warning does not fail
   # `mix test --warnings-as-errors`.
   @helper ~S'''
@@ -46,7 +46,7 @@ defmodule Wasmex.Seed.StringPassingTest do
   end
 
   test "strings go in through allocate and come back out", %{helper: helper} do
-    %{store: store, instance: instance} = instantiate(seed_wat())
+    %{store: store, instance: instance} = instantiate(example_wat())
 
     {ptr, length} = helper.write_string(store, instance, "hello, wasm")
     assert length == 11
@@ -60,7 +60,7 @@ defmodule Wasmex.Seed.StringPassingTest do
   end
 
   test "non-UTF-8 bytes pass unchanged", %{helper: helper} do
-    %{store: store, instance: instance} = instantiate(seed_wat())
+    %{store: store, instance: instance} = instantiate(example_wat())
     bytes = <<0, 255, 128, 10, 0>>
     {ptr, length} = helper.write_string(store, instance, bytes)
     assert helper.read_string(store, instance, ptr, length) == bytes

@@ -1,6 +1,6 @@
-defmodule Wasmex.Seed.WasiSupportTest do
-  # The seed's "WASI Support" and "Store Configuration" (WASI) snippets, as written, with
-  # real directories at the seed's paths. Not async: the snippets use paths relative to
+defmodule Wasmex.UsageSnippets.WasiSupportTest do
+  # The "WASI Support" and "Store Configuration" (WASI) snippets of Wasmex usage, as
+  # written, with real directories at the snippets' paths. Not async: the snippets use paths relative to
   # the current directory, and one absolute path, /sandbox.
   use ExUnit.Case, async: false
 
