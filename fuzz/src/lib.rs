@@ -222,27 +222,30 @@ fn session(
             });
         }
     }
-    let links = if u.ratio(1, 10)? {
-        vec![Link {
+    // A linked copy of the module first, started before the main one is instantiated.
+    let mut links = Vec::new();
+    if u.ratio(1, 10)? {
+        let Ok(linked) = instance::instantiate(&mut store, &module, &specs, &[]) else {
+            return Ok(());
+        };
+        if let Some(start) = linked.start {
+            let step = store.call(start, std::iter::empty());
+            drive(u, &mut store, linked.instance, &specs, step, 0, reached)?;
+        }
+        links.push(Link {
             name: "linked".into(),
-            module: module.clone(),
-        }]
-    } else {
-        Vec::new()
-    };
-    let Ok(Instantiated {
-        instance,
-        pending_starts,
-    }) = instance::instantiate(&mut store, &module, &specs, &links)
+            instance: linked.instance,
+        });
+    }
+    let Ok(Instantiated { instance, start }) =
+        instance::instantiate(&mut store, &module, &specs, &links)
     else {
         return Ok(());
     };
     reached.instantiated = true;
-    for (start_instance, _) in pending_starts {
-        if let Ok(func) = instance::start_func(&store, start_instance) {
-            let step = store.call(func, std::iter::empty());
-            drive(u, &mut store, instance, &specs, step, 0, reached)?;
-        }
+    if let Some(start) = start {
+        let step = store.call(start, std::iter::empty());
+        drive(u, &mut store, instance, &specs, step, 0, reached)?;
     }
 
     for _ in 0..u.int_in_range(0..=30)? {

@@ -64,7 +64,9 @@ defmodule Wasmex.Instance do
   of the built-in WASI functions of the same name.
 
   `links` are instantiated first, in order, each under its `name`, and satisfy the
-  module's imports from that namespace (the Elixir imports are offered to them too).
+  module's imports from that namespace (the Elixir imports, and the links before it, are
+  offered to each of them too). Each module's start function runs right after it is
+  instantiated, before the next one is.
 
   A module whose import nobody provides fails with
   `unknown import: `ns::name` has not been defined`; one provided with the wrong type
@@ -87,21 +89,15 @@ defmodule Wasmex.Instance do
           {:ok, t()} | {:error, String.t()}
   def new(store, module, imports, links \\ [])
 
-  def new(%StoreOrCaller{resource: s} = store, %Module{resource: m}, imports, links)
+  def new(%StoreOrCaller{} = store, %Module{resource: m}, imports, links)
       when is_map(imports) and not is_struct(imports) and is_list(links) do
     unless Args.proper_list?(links), do: Args.invalid!(links: {:list, links})
     {specs, callbacks} = imports |> import_entries() |> Enum.unzip()
     callbacks = List.to_tuple(callbacks)
     links = Enum.map(links, &link/1)
 
-    case Native.instance_new(s, m, specs, links) do
-      {:ok, {instance, starts}} ->
-        starts
-        |> Enum.map(&%__MODULE__{resource: &1, callbacks: callbacks})
-        |> run_starts(store, %__MODULE__{resource: instance, callbacks: callbacks})
-
-      {:error, _} = error ->
-        error
+    with {:ok, linked} <- instantiate_links(store, links, specs, callbacks, []) do
+      instantiate(store, m, specs, linked, callbacks)
     end
   end
 
@@ -161,11 +157,31 @@ defmodule Wasmex.Instance do
           "expected a link to be %{name: name, module: %Wasmex.Module{}}, got: #{inspect(other)}"
   end
 
-  defp run_starts([], _store, instance), do: {:ok, instance}
+  # Each linked module is instantiated, and its start function run, before the next: the
+  # spec's order (a start function may write memory that a later data segment overwrites).
+  defp instantiate_links(_store, [], _specs, _callbacks, linked),
+    do: {:ok, Enum.reverse(linked)}
 
-  defp run_starts([start | starts], store, instance) do
-    case Call.call_start(store, start) do
-      {:ok, _} -> run_starts(starts, store, instance)
+  defp instantiate_links(store, [{name, module} | links], specs, callbacks, linked) do
+    with {:ok, instance} <- instantiate(store, module, specs, Enum.reverse(linked), callbacks) do
+      instantiate_links(store, links, specs, callbacks, [{name, instance.resource} | linked])
+    end
+  end
+
+  defp instantiate(%{resource: s} = store, module, specs, linked, callbacks) do
+    case Native.instance_new(s, module, specs, linked) do
+      {:ok, {resource, start?}} ->
+        instance = %__MODULE__{resource: resource, callbacks: callbacks}
+        if start?, do: run_start(store, instance), else: {:ok, instance}
+
+      {:error, _} = error ->
+        error
+    end
+  end
+
+  defp run_start(store, instance) do
+    case Call.call_start(store, instance) do
+      {:ok, _} -> {:ok, instance}
       {:error, _} = error -> error
     end
   end

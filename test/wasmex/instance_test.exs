@@ -108,6 +108,83 @@ defmodule Wasmex.InstanceTest do
       refute Wasmex.Instance.function_export_exists(store, instance, "\0wasmex_start")
     end
 
+    test "a module may export any name, even one like the hidden start export" do
+      {:ok, store} = Wasmex.Store.new()
+
+      {:ok, module} = Wasmex.Module.compile(store, ~S[(module
+          (global $started (export "started") (mut i32) (i32.const 0))
+          (func $start (global.set $started (i32.const 1)))
+          (func $own (result i32) (i32.const 42))
+          (export "\00wasmex_start" (func $own))
+          (start $start))])
+
+      assert Wasmex.Module.exports(module) |> Map.keys() |> Enum.sort() ==
+               ["\0wasmex_start", "started"]
+
+      assert {:ok, instance} = Wasmex.Instance.new(store, module, %{})
+      assert Wasmex.Instance.get_global_value(store, instance, "started") == {:ok, 1}
+      assert Wasmex.Instance.function_export_exists(store, instance, "\0wasmex_start")
+      assert Wasmex.Instance.call_function(store, instance, "\0wasmex_start", []) == {:ok, [42]}
+      # The start function itself is not an export: it ran once, and stays run.
+      refute Wasmex.Instance.function_export_exists(store, instance, "\0wasmex_start\0")
+      assert {:error, _} = Wasmex.Instance.call_function(store, instance, "\0wasmex_start\0", [])
+    end
+
+    test "a linked module's start function runs before the next module is instantiated" do
+      {:ok, store} = Wasmex.Store.new()
+      test = self()
+      log = fn name -> {:fn, [], [], fn _ctx -> send(test, {:started, name}) end} end
+      imports = %{"env" => %{"lib" => log.(:lib), "main" => log.(:main)}}
+
+      # `lib`'s start writes 1 at address 0 of its memory; `main` imports that memory and
+      # has a data segment writing 2 there. In the spec's order the segment comes last.
+      {:ok, lib} = Wasmex.Module.compile(store, ~S[(module
+          (import "env" "lib" (func $log))
+          (memory (export "memory") 1)
+          (func $start (call $log) (i32.store8 (i32.const 0) (i32.const 1)))
+          (start $start))])
+
+      {:ok, main} = Wasmex.Module.compile(store, ~S[(module
+          (import "env" "main" (func $log))
+          (import "lib" "memory" (memory 1))
+          (data (i32.const 0) "\02")
+          (func $start (call $log))
+          (func (export "first") (result i32) (i32.load8_u (i32.const 0)))
+          (start $start))])
+
+      assert {:ok, instance} =
+               Wasmex.Instance.new(store, main, imports, [%{name: "lib", module: lib}])
+
+      assert Wasmex.Instance.call_function(store, instance, "first", []) == {:ok, [2]}
+      assert_received {:started, :lib}
+      assert_received {:started, :main}
+      {:messages, messages} = Process.info(self(), :messages)
+      assert messages == []
+    end
+
+    test "a later link imports from an earlier one, and a failing start stops the rest" do
+      {:ok, store} = Wasmex.Store.new()
+
+      {:ok, a} = Wasmex.Module.compile(store, ~S[(module
+          (func (export "seven") (result i32) (i32.const 7)))])
+
+      {:ok, b} = Wasmex.Module.compile(store, ~S[(module
+          (import "a" "seven" (func $seven (result i32)))
+          (func (export "fourteen") (result i32) (i32.mul (call $seven) (i32.const 2))))])
+
+      {:ok, main} = Wasmex.Module.compile(store, ~S[(module
+          (import "b" "fourteen" (func $fourteen (result i32)))
+          (func (export "f") (result i32) (call $fourteen)))])
+
+      links = [%{name: "a", module: a}, %{name: "b", module: b}]
+      assert {:ok, instance} = Wasmex.Instance.new(store, main, %{}, links)
+      assert Wasmex.Instance.call_function(store, instance, "f", []) == {:ok, [14]}
+
+      {:ok, trapping} = Wasmex.Module.compile(store, "(module (func $s unreachable) (start $s))")
+      links = [%{name: "t", module: trapping}, %{name: "a", module: a}]
+      assert {:error, "unreachable" <> _} = Wasmex.Instance.new(store, main, %{}, links)
+    end
+
     test "fails when the start function traps" do
       {:ok, store} = Wasmex.Store.new()
       {:ok, module} = Wasmex.Module.compile(store, "(module (func $s unreachable) (start $s))")

@@ -4,7 +4,7 @@
 use crate::{
     engine::Engine,
     imports::{self, ImportSpec},
-    module::{self, Module, START_EXPORT},
+    module::Module,
     store::Store,
     value::{self, Input},
     Error,
@@ -14,30 +14,33 @@ use wasmi::{
     Func, Instance, Linker, Memory, Val,
 };
 
-/// A module to instantiate first and offer to the main module's imports under `name`.
+/// An instance, of the same store, whose exports a module's imports from `name` find.
+///
+/// Linked modules are instantiated one at a time, each one's start function run before
+/// the next is instantiated (the spec's order: a start function may write memory that a
+/// later module's data segments overwrite).
 #[derive(Debug, Clone)]
 pub struct Link {
     /// The import module name the linked instance's exports are found under.
     pub name: String,
-    /// The linked module.
-    pub module: Module,
+    /// The linked instance.
+    pub instance: Instance,
 }
 
-/// The result of [`instantiate`]: the instance and the instances whose start functions
-/// must still run, in order, through [`START_EXPORT`].
+/// The result of [`instantiate`].
 #[derive(Debug)]
 pub struct Instantiated {
-    /// The main module's instance.
+    /// The instance.
     pub instance: Instance,
-    /// Instances (links first, then the main one) with a start function still to run,
-    /// each with its module.
-    pub pending_starts: Vec<(Instance, wasmi::Module)>,
+    /// Its start function, still to run (as an ordinary call) before the instance is used
+    /// or anything else is instantiated.
+    pub start: Option<Func>,
 }
 
-/// Instantiates `module` in `store`, with `imports` (Elixir callbacks) and `links`
-/// (instantiated first, in order).
+/// Instantiates `module` in `store`, with `imports` (Elixir callbacks) and the exports of
+/// `links`.
 ///
-/// Start functions do not run here: see [`Instantiated::pending_starts`].
+/// The start function does not run here: see [`Instantiated::start`].
 ///
 /// # Errors
 ///
@@ -52,8 +55,7 @@ pub fn instantiate(
     links: &[Link],
 ) -> Result<Instantiated, Error> {
     let engine = store.engine().clone();
-    let modules = links.iter().map(|link| &link.module).chain([module]);
-    if modules.clone().any(|m| !Engine::same(&engine, &m.engine)) {
+    if !Engine::same(&engine, &module.engine) {
         return Err(Error::ForeignEngine);
     }
     let mut linker = Linker::new(engine.wasmi());
@@ -63,22 +65,12 @@ pub fn instantiate(
         crate::wasi::add_to_linker(&mut linker)?;
     }
     imports::define(&mut linker, store.wasmi_mut(), imports)?;
-    let mut pending_starts = Vec::new();
     for link in links {
-        let instance = instantiate_one(&linker, store, &link.module)?;
-        if link.module.has_start {
-            pending_starts.push((instance, link.module.wasmi.clone()));
-        }
-        linker.instance(store.wasmi_mut(), &link.name, instance)?;
+        linker.instance(store.wasmi_mut(), &link.name, link.instance)?;
     }
     let instance = instantiate_one(&linker, store, module)?;
-    if module.has_start {
-        pending_starts.push((instance, module.wasmi.clone()));
-    }
-    Ok(Instantiated {
-        instance,
-        pending_starts,
-    })
+    let start = start_func(store, instance, module)?;
+    Ok(Instantiated { instance, start })
 }
 
 fn instantiate_one(
@@ -126,29 +118,30 @@ fn import_error(error: wasmi::Error) -> Error {
     Error::IncompatibleImport(name.module().into(), name.name().into())
 }
 
-/// The exported function `name` of `instance`.
+/// The exported function `name` of `instance`, the hidden start export included: lookups
+/// for users check [`Module::is_visible`] first.
 ///
 /// # Errors
 ///
 /// [`Error::MissingFunction`] when there is no such function export.
 pub fn func(store: &Store, instance: Instance, name: &str) -> Result<Func, Error> {
-    if !module::is_visible(name) {
-        return Err(Error::MissingFunction(name.into()));
-    }
     instance
         .get_func(store.wasmi(), name)
         .ok_or_else(|| Error::MissingFunction(name.into()))
 }
 
-/// The start function of `instance`, moved to [`START_EXPORT`] at compile time.
+/// The start function of `instance` of `module`, moved to [`Module::start_export`] at
+/// compile time; `None` when the module has none.
 ///
 /// # Errors
 ///
-/// [`Error::MissingFunction`] when the module has no start function.
-pub fn start_func(store: &Store, instance: Instance) -> Result<Func, Error> {
-    instance
-        .get_func(store.wasmi(), START_EXPORT)
-        .ok_or_else(|| Error::MissingFunction(START_EXPORT.into()))
+/// [`Error::MissingFunction`] when the hidden export is missing (a module of another
+/// kind than `instance`'s).
+fn start_func(store: &Store, instance: Instance, module: &Module) -> Result<Option<Func>, Error> {
+    module
+        .start_export()
+        .map(|name| func(store, instance, name))
+        .transpose()
 }
 
 /// The exported memory `name` of `instance`, or its first exported memory for `None`.

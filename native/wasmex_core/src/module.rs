@@ -2,8 +2,13 @@
 //!
 //! A module's `start` function would run inside wasmi's instantiation as a plain,
 //! unsliced call that cannot reach Elixir imports. So compile moves it: the start section
-//! is taken out and the start function exported under [`START_EXPORT`]; instantiation then
-//! runs it through the ordinary sliced, resumable call machinery.
+//! is taken out and the start function exported under a hidden name
+//! ([`Module::start_export`]); instantiation then runs it through the ordinary sliced,
+//! resumable call machinery.
+//!
+//! The hidden name is one the module does not use: [`START_EXPORT`], followed by one NUL
+//! more than the longest name of that form the module exports itself (any UTF-8 string is
+//! a valid export name, so no fixed name would do). A module's own exports stay as they are.
 //!
 //! wasmi has no machine code to cache, so a serialized module ([`Module::serialize`]) is
 //! the validated binary with what it takes to trust it again: the engine fingerprint it
@@ -14,19 +19,9 @@ use crate::{engine::Engine, error::catch_panic, Error};
 use std::sync::Arc;
 use wasmi::{ExternType, Mutability, RefType, ValType};
 
-/// The hidden export under which a module's start function is run after instantiation.
+/// The stem of the hidden export under which a module's start function is run after
+/// instantiation (see the module docs for the whole name).
 pub const START_EXPORT: &str = "\0wasmex_start";
-
-/// Whether users see the export `name`: every export but the hidden start export. The one
-/// place that hides it.
-pub fn is_visible(name: &str) -> bool {
-    name != START_EXPORT
-}
-
-/// `true` when `module` exports a function `name` that users see.
-pub fn is_func_export(module: &wasmi::Module, name: &str) -> bool {
-    is_visible(name) && matches!(module.get_export(name), Some(ExternType::Func(_)))
-}
 
 /// A compiled module and what the host needs to know about it.
 #[derive(Debug, Clone)]
@@ -37,8 +32,8 @@ pub struct Module {
     pub engine: Engine,
     /// The binary wasmi parsed (WAT already turned into a binary; the start section moved).
     pub wasm: Arc<[u8]>,
-    /// The module has a start function, exported as [`START_EXPORT`].
-    pub has_start: bool,
+    /// The hidden export of the module's start function, if it has one.
+    start_export: Option<Arc<str>>,
 }
 
 /// What an import or export is, in the shape Wasmex describes it.
@@ -90,8 +85,8 @@ impl Module {
     pub fn compile(engine: &Engine, bytes: &[u8]) -> Result<Self, Error> {
         let binary =
             wat::parse_bytes(bytes).map_err(|error| Error::ParseBytes(error.to_string()))?;
-        let (wasm, has_start): (Arc<[u8]>, bool) = match start::rewrite(&binary) {
-            Some(rewritten) => {
+        let (wasm, start_export): (Arc<[u8]>, _) = match start::rewrite(&binary) {
+            Some((rewritten, name)) => {
                 // The rewrite would hide what makes a start section invalid (a start
                 // function with params or results, a second start section, a `ref.func`
                 // that only the new export declares): validate the module as given first.
@@ -103,9 +98,9 @@ impl Module {
                     Error::Panic(_) => Error::Compile(error.to_string()),
                     error => error,
                 })?;
-                (rewritten.into(), true)
+                (rewritten.into(), Some(name.into()))
             }
-            None => (binary.into_owned().into(), false),
+            None => (binary.into_owned().into(), None),
         };
         let wasmi = build(Error::Compile, || {
             wasmi::Module::new(engine.wasmi(), &*wasm)
@@ -114,7 +109,7 @@ impl Module {
             wasmi,
             engine: engine.clone(),
             wasm,
-            has_start,
+            start_export,
         })
     }
 
@@ -151,12 +146,32 @@ impl Module {
         let wasmi = build(Error::Deserialize, || unsafe {
             wasmi::Module::new_unchecked(engine.wasmi(), decoded.wasm)
         })?;
+        let start_export = decoded
+            .has_start
+            .then(|| start::longest_name(wasmi.exports().map(|export| export.name())).into());
         Ok(Self {
             wasmi,
             engine: engine.clone(),
             wasm: decoded.wasm.into(),
-            has_start: decoded.has_start,
+            start_export,
         })
+    }
+
+    /// The hidden export of the module's start function (see the module docs), if the
+    /// module has a start function.
+    pub fn start_export(&self) -> Option<&str> {
+        self.start_export.as_deref()
+    }
+
+    /// Whether users see the export `name`: every export but the hidden start export. The
+    /// one place that hides it.
+    pub fn is_visible(&self, name: &str) -> bool {
+        self.start_export() != Some(name)
+    }
+
+    /// `true` when the module exports a function `name` that users see.
+    pub fn is_func_export(&self, name: &str) -> bool {
+        self.is_visible(name) && matches!(self.wasmi.get_export(name), Some(ExternType::Func(_)))
     }
 
     /// The pages of the first memory the module defines that is larger than `limit` bytes
@@ -188,7 +203,7 @@ impl Module {
     pub fn exports(&self) -> Vec<(String, ExternInfo)> {
         self.wasmi
             .exports()
-            .filter(|export| is_visible(export.name()))
+            .filter(|export| self.is_visible(export.name()))
             .map(|export| (export.name().to_string(), extern_info(export.ty())))
             .collect()
     }
@@ -332,13 +347,19 @@ mod start {
     const EXPORT: u8 = 7;
     const START: u8 = 8;
 
-    /// The binary with its start section removed and the start function exported as
-    /// [`START_EXPORT`]; `None` when there is no start section or the binary is malformed
-    /// (wasmi then reports the problem on the original bytes).
-    pub fn rewrite(bytes: &[u8]) -> Option<Vec<u8>> {
+    /// The binary with its start section removed and the start function exported under a
+    /// hidden name ([`hidden_name`] of the module's exports), and that name; `None` when
+    /// there is no start section or the binary is malformed (wasmi then reports the
+    /// problem on the original bytes).
+    pub fn rewrite(bytes: &[u8]) -> Option<(Vec<u8>, String)> {
         let sections = reader::sections(bytes)?;
         let (_, _, start_payload) = sections.iter().find(|(id, _, _)| *id == START)?;
         let start_func = reader::u32(bytes, &mut start_payload.start.clone())?;
+        let export_names = match sections.iter().find(|(id, _, _)| *id == EXPORT) {
+            Some((_, _, payload)) => export_names(bytes, payload.clone())?,
+            None => Vec::new(),
+        };
+        let name = hidden_name(export_names.into_iter());
         let mut out = Vec::with_capacity(bytes.len() + 32);
         out.extend_from_slice(bytes.get(..8)?);
         let mut exported = false;
@@ -350,7 +371,7 @@ mod start {
                     let mut body = Vec::new();
                     reader::write_u32(&mut body, count.checked_add(1)?);
                     body.extend_from_slice(bytes.get(pos..payload.end)?);
-                    push_start_export(&mut body, start_func);
+                    push_start_export(&mut body, &name, start_func);
                     push_section(&mut out, EXPORT, &body);
                     exported = true;
                 }
@@ -359,7 +380,7 @@ mod start {
                     if !exported {
                         let mut body = Vec::new();
                         reader::write_u32(&mut body, 1);
-                        push_start_export(&mut body, start_func);
+                        push_start_export(&mut body, &name, start_func);
                         push_section(&mut out, EXPORT, &body);
                         exported = true;
                     }
@@ -367,12 +388,53 @@ mod start {
                 _ => out.extend_from_slice(bytes.get(whole.clone())?),
             }
         }
-        Some(out)
+        Some((out, name))
     }
 
-    fn push_start_export(body: &mut Vec<u8>, func: u32) {
-        reader::write_u32(body, START_EXPORT.len() as u32);
-        body.extend_from_slice(START_EXPORT.as_bytes());
+    /// The hidden name for a module exporting `names`: [`START_EXPORT`] followed by one NUL
+    /// more than the longest name of that form among them. Of a module's exports after the
+    /// rewrite, it is the longest of that form.
+    pub fn hidden_name<'a>(names: impl Iterator<Item = &'a str>) -> String {
+        with_nuls(nuls(names).map_or(0, |nuls| nuls + 1))
+    }
+
+    /// The longest name of the hidden name's form among `names`: in a rewritten module,
+    /// the hidden name.
+    pub fn longest_name<'a>(names: impl Iterator<Item = &'a str>) -> String {
+        with_nuls(nuls(names).unwrap_or(0))
+    }
+
+    /// The most NULs after [`START_EXPORT`] among `names` of the form `START_EXPORT` + NULs.
+    fn nuls<'a>(names: impl Iterator<Item = &'a str>) -> Option<usize> {
+        names
+            .filter_map(|name| name.strip_prefix(START_EXPORT))
+            .filter(|rest| rest.bytes().all(|byte| byte == 0))
+            .map(str::len)
+            .max()
+    }
+
+    fn with_nuls(nuls: usize) -> String {
+        format!("{START_EXPORT}{}", "\0".repeat(nuls))
+    }
+
+    /// The names in an export section's `payload` (names that are not UTF-8 are left out:
+    /// wasmi refuses such a module anyway).
+    fn export_names(bytes: &[u8], payload: core::ops::Range<usize>) -> Option<Vec<&str>> {
+        let mut pos = payload.start;
+        let count = reader::u32(bytes, &mut pos)?;
+        let mut names = Vec::new();
+        for _ in 0..count {
+            let name = reader::name(bytes, &mut pos)?;
+            pos = pos.checked_add(1)?; // the export's kind
+            reader::u32(bytes, &mut pos)?; // its index
+            names.extend(std::str::from_utf8(name).ok());
+        }
+        (pos <= payload.end).then_some(names)
+    }
+
+    fn push_start_export(body: &mut Vec<u8>, name: &str, func: u32) {
+        reader::write_u32(body, name.len() as u32);
+        body.extend_from_slice(name.as_bytes());
         body.push(0x00); // func
         reader::write_u32(body, func);
     }
@@ -404,7 +466,11 @@ mod serialized {
         let mut out = Vec::with_capacity(module.wasm.len() + fingerprint.len() + 32);
         out.extend_from_slice(MAGIC);
         out.push(VERSION);
-        out.push(if module.has_start { HAS_START } else { 0 });
+        out.push(if module.start_export.is_some() {
+            HAS_START
+        } else {
+            0
+        });
         out.extend_from_slice(&(fingerprint.len() as u32).to_le_bytes());
         out.extend_from_slice(fingerprint.as_bytes());
         out.extend_from_slice(&checksum(&module.wasm).to_le_bytes());
@@ -614,14 +680,36 @@ mod tests {
     fn moves_the_start_function_to_a_hidden_export() {
         let wat = br#"(module (func $init) (func (export "f")) (start $init))"#;
         let module = Module::compile(&engine(), wat).unwrap();
-        assert!(module.has_start);
+        assert_eq!(module.start_export(), Some(START_EXPORT));
         assert!(module.wasmi.get_export(START_EXPORT).is_some());
         let names: Vec<_> = module.exports().into_iter().map(|(name, _)| name).collect();
         assert_eq!(names, ["f"]);
 
         let module = Module::compile(&engine(), br#"(module (func $init) (start $init))"#).unwrap();
-        assert!(module.has_start);
+        assert!(module.start_export().is_some());
         assert!(module.exports().is_empty());
+    }
+
+    #[test]
+    fn the_hidden_start_export_is_a_name_the_module_does_not_use() {
+        // The module's own exports of the stem's form stay, and stay visible.
+        let wat = br#"(module (func $init) (func $f)
+          (export "\00wasmex_start" (func $f)) (export "\00wasmex_start\00\00" (func $f))
+          (start $init))"#;
+        let module = Module::compile(&engine(), wat).unwrap();
+        let hidden = "\0wasmex_start\0\0\0";
+        assert_eq!(module.start_export(), Some(hidden));
+        let names: Vec<_> = module.exports().into_iter().map(|(name, _)| name).collect();
+        assert_eq!(names, ["\0wasmex_start", "\0wasmex_start\0\0"]);
+        assert!(module.is_func_export("\0wasmex_start") && !module.is_func_export(hidden));
+        // The serialized module finds the same name again.
+        let again = Module::deserialize(&engine(), &module.serialize()).unwrap();
+        assert_eq!(again.start_export(), Some(hidden));
+        // Without a start function nothing is hidden.
+        let wat = br#"(module (func (export "\00wasmex_start")))"#;
+        let module = Module::compile(&engine(), wat).unwrap();
+        assert_eq!(module.start_export(), None);
+        assert!(module.is_func_export(START_EXPORT));
     }
 
     #[test]

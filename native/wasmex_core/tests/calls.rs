@@ -289,16 +289,13 @@ fn start_functions_run_after_instantiation_as_ordinary_calls() {
       (start $start))"#;
     let module = Module::compile(&engine, wat.as_bytes()).unwrap();
     let mut store = Store::new(&engine, None, &Limits::default());
-    let Instantiated {
-        instance,
-        pending_starts,
-    } = instance::instantiate(&mut store, &module, &double_import(), &[]).unwrap();
-    assert_eq!(pending_starts.len(), 1);
+    let Instantiated { instance, start } =
+        instance::instantiate(&mut store, &module, &double_import(), &[]).unwrap();
     assert_eq!(
         instance::global_value(&store, instance, "g").unwrap().i32(),
         Some(0)
     );
-    let start = instance::start_func(&store, pending_starts[0].0).unwrap();
+    let start = start.expect("the module has a start function");
     let call = host_call(store.call(start, std::iter::empty()));
     assert_eq!(call.request().params[0].i32(), Some(21));
     assert!(matches!(

@@ -17,7 +17,6 @@ use crate::{
 use rustler::{Encoder, Env, NifResult, ResourceArc, Term};
 use wasmex_core::{
     call::{Step, Suspended},
-    instance,
     store::Store,
     Error,
 };
@@ -35,7 +34,7 @@ fn call_function<'a>(
         return Ok(Refusal::from(error).encode(env));
     }
     Ok(run(env, &store, Purpose::Call, |store, _| {
-        let func = instance::func(store, instance.instance, name)?;
+        let func = instance.func(store, name)?;
         store.call(func, inputs.into_iter())
     }))
 }
@@ -52,7 +51,9 @@ fn call_start<'a>(
         return Refusal::from(error).encode(env);
     }
     run(env, &store, Purpose::Call, |store, _| {
-        let func = instance::start_func(store, instance.instance)?;
+        let func = instance
+            .start
+            .ok_or_else(|| Error::Internal("the instance has no start function".into()))?;
         store.call(func, std::iter::empty())
     })
 }

@@ -11,33 +11,42 @@ use crate::{
 use rustler::{Encoder, Env, NifResult, ResourceArc, Term};
 use wasmex_core::{
     imports::ImportSpec,
-    instance::{self, Link},
-    module::{self, Module},
+    instance::{self, Instantiated, Link},
+    module::Module,
+    store::Store,
     Error,
 };
-use wasmi::FuncType;
+use wasmi::{Func, FuncType};
 
 /// An instance, tied to the store it lives in.
 pub(crate) struct InstanceResource {
     pub(crate) store_id: u64,
     pub(crate) instance: wasmi::Instance,
     /// The instance's module, for questions that need no store (which exports exist).
-    module: wasmi::Module,
+    module: Module,
+    /// Its start function, run once by `instance_call_start` before the instance is used.
+    pub(crate) start: Option<Func>,
 }
 
 resource!(InstanceResource);
 
 impl InstanceResource {
-    fn new(
-        store: &StoreResource,
-        instance: wasmi::Instance,
-        module: wasmi::Module,
-    ) -> ResourceArc<Self> {
+    fn new(store: &StoreResource, instantiated: Instantiated, module: Module) -> ResourceArc<Self> {
         ResourceArc::new(Self {
             store_id: store.id,
-            instance,
+            instance: instantiated.instance,
             module,
+            start: instantiated.start,
         })
+    }
+
+    /// The exported function `name`, as users see the exports (the hidden start export is
+    /// not one).
+    pub(crate) fn func(&self, store: &Store, name: &str) -> Result<Func, Error> {
+        if !self.module.is_visible(name) {
+            return Err(Error::MissingFunction(name.into()));
+        }
+        instance::func(store, self.instance, name)
     }
 }
 
@@ -66,17 +75,17 @@ fn import_spec((module, name, params, results): ImportTerm) -> Result<ImportSpec
     Ok(ImportSpec { module, name, ty })
 }
 
-/// An instance and the instances whose start functions must run (see `wasmex_core::module`).
-type Instantiated = (
-    ResourceArc<InstanceResource>,
-    Vec<ResourceArc<InstanceResource>>,
-);
-
 twin!(new(store, module, imports, links) => "instance_new_nif", "instance_new_dirty_nif",
     (store: ResourceArc<StoreResource>, module: ResourceArc<ModuleResource>,
-     imports: Term<'a>, links: Vec<(String, ResourceArc<ModuleResource>)>)
+     imports: Term<'a>, links: Vec<(String, ResourceArc<InstanceResource>)>)
     -> NifResult<Term<'a>>);
 
+/// Instantiates one module, its imports found in `imports` and in the exports of `links`
+/// (instances of the same store, under their names), and answers `{instance, start?}`:
+/// whether its start function must run (`instance_call_start`) before it is used.
+/// Elixir instantiates linked modules one at a time this way, in order, each one's start
+/// function run before the next is instantiated.
+///
 /// Instantiates on a normal scheduler only when what instantiation allocates and copies is
 /// small (see `crate::schedule::instantiation_work`). The imports are counted before they
 /// are decoded: decoding 200,000 of them is work for the dirty twin too.
@@ -86,15 +95,10 @@ fn new<'a>(
     store: ResourceArc<StoreResource>,
     module: ResourceArc<ModuleResource>,
     imports: Term<'a>,
-    links: Vec<(String, ResourceArc<ModuleResource>)>,
+    links: Vec<(String, ResourceArc<InstanceResource>)>,
 ) -> NifResult<Term<'a>> {
     let import_count = imports.list_length()?;
-    let bytes = links
-        .iter()
-        .map(|(_, linked)| &linked.module)
-        .chain([&module.module])
-        .map(Module::instantiation_bytes)
-        .fold(0, u64::saturating_add);
+    let bytes = module.module.instantiation_bytes();
     let work = schedule::instantiation_work(bytes, import_count);
     if let Err(refusal) = schedule.admit(work, INSTANTIATE_BYTES) {
         return Ok(refusal.encode(env));
@@ -113,25 +117,24 @@ fn instantiate(
     store: &ResourceArc<StoreResource>,
     module: &ModuleResource,
     specs: &[ImportSpec],
-    links: Vec<(String, ResourceArc<ModuleResource>)>,
-) -> Answer<Instantiated> {
-    let links: Vec<Link> = links
+    links: Vec<(String, ResourceArc<InstanceResource>)>,
+) -> Answer<(ResourceArc<InstanceResource>, bool)> {
+    let links = links
         .into_iter()
-        .map(|(name, module)| Link {
-            name,
-            module: module.module.clone(),
+        .map(|(name, linked)| {
+            store.check(linked.store_id, "linked instance")?;
+            Ok(Link {
+                name,
+                instance: linked.instance,
+            })
         })
-        .collect();
+        .collect::<Result<Vec<Link>, Error>>()?;
     let instantiated = StoreResource::with_checked_out(store, env, |checked_out| {
         instance::instantiate(checked_out, &module.module, specs, &links)
     })?;
-    let instance = InstanceResource::new(store, instantiated.instance, module.module.wasmi.clone());
-    let starts = instantiated
-        .pending_starts
-        .into_iter()
-        .map(|(start, module)| InstanceResource::new(store, start, module))
-        .collect();
-    Ok((instance, starts))
+    let has_start = instantiated.start.is_some();
+    let instance = InstanceResource::new(store, instantiated, module.module.clone());
+    Ok((instance, has_start))
 }
 
 #[rustler::nif(name = "instance_function_export_exists")]
@@ -141,7 +144,7 @@ fn function_export_exists(
     name: &str,
 ) -> Result<bool, Error> {
     store.check(instance.store_id, "instance")?;
-    Ok(module::is_func_export(&instance.module, name))
+    Ok(instance.module.is_func_export(name))
 }
 
 #[rustler::nif(name = "instance_get_global_value_nif")]
