@@ -445,46 +445,110 @@ fn i64_stores_to_a_64_bit_memory_whose_address_and_value_share_a_register_run() 
     assert_eq!(results[0].i64(), Some(42));
 }
 
-/// A guest whose import `env.boom` is a wasmi host function that panics.
-const CALLS_PANICKING_HOST: &str = r#"(module
-  (import "env" "boom" (func $boom (param i32)))
-  (func (export "f") (param i32) (call $boom (local.get 0)))
+/// A guest whose import `env.boom` is a wasmi host function: `f` counts to its argument,
+/// then calls it.
+const CALLS_BOOM: &str = r#"(module
+  (import "env" "boom" (func $boom))
+  (func (export "f") (param $n i32)
+    (local $i i32)
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $next)))
+    (call $boom))
   (func (export "one") (result i32) (i32.const 1)))"#;
 
-#[test]
-fn a_wasmi_panic_is_an_error_and_poisons_the_engine() {
-    // No valid module is known to make the patched wasmi panic; a host function that
-    // panics inside wasmi's executor stands in for such a bug. The panic must come back
-    // as an error, and the engine refuses calls from then on: wasmi's state after a panic
-    // cannot be trusted (a lazily translated function could stay "being translated").
-    let engine = EngineOptions::default().engine();
-    let module = Module::compile(&engine, CALLS_PANICKING_HOST.as_bytes()).unwrap();
-    let mut store = Store::new(&engine, None, &Limits::default());
+/// A store of `engine` (with `fuel` for the user and `slice` fuel per slice), and the
+/// functions `f` and `one` of an instance of [`CALLS_BOOM`] whose `env.boom` panics, or
+/// traps if `panics` is false.
+fn boom(
+    engine: &wasmex_core::engine::Engine,
+    fuel: Option<u64>,
+    slice: u64,
+    panics: bool,
+) -> (Store, wasmi::Func, wasmi::Func) {
+    let module = Module::compile(engine, CALLS_BOOM.as_bytes()).unwrap();
+    let mut store = Store::new(engine, fuel, &Limits::default());
+    store.set_slice(Some(slice));
     let mut linker = wasmi::Linker::new(engine.wasmi());
     linker
-        .func_wrap("env", "boom", |_: i32| -> () {
-            panic!("a host function panicked")
+        .func_wrap("env", "boom", move || -> Result<(), wasmi::Error> {
+            if panics {
+                panic!("a host function panicked")
+            }
+            Err(wasmi::Error::new("a host function failed"))
         })
         .unwrap();
     let instance = linker
         .instantiate_and_start(store.wasmi_mut(), &module.wasmi)
         .unwrap();
     let f = instance::func(&store, instance, "f").unwrap();
-    let Err(error) = store.call(f, [Input::Int(0)].into_iter()) else {
-        panic!("the call did not fail");
-    };
-    assert_eq!(
-        error.to_string(),
-        "wasmi panicked: a host function panicked"
-    );
     let one = instance::func(&store, instance, "one").unwrap();
-    for (func, inputs) in [(f, vec![Input::Int(0)]), (one, vec![])] {
-        let error = store.call(func, inputs.into_iter()).err().unwrap();
-        assert!(matches!(error, Error::EnginePoisoned), "{error}");
+    (store, f, one)
+}
+
+#[test]
+fn a_wasmi_panic_fails_its_call_only() {
+    // No valid module is known to make the patched wasmi panic; a host function that
+    // panics inside wasmi's executor stands in for such a bug. The panic comes back as
+    // the call's error; the store, its instance, the engine and its other stores go on.
+    let engine = EngineOptions::default().engine();
+    let (mut store, f, one) = boom(&engine, None, 10_000, true);
+    let (mut other, _, other_one) = boom(&engine, None, 10_000, false);
+    for _ in 0..2 {
+        let Err(error) = store.call(f, [Input::Int(10)].into_iter()) else {
+            panic!("the call did not fail");
+        };
+        assert_eq!(
+            error.to_string(),
+            "wasmi panicked: a host function panicked"
+        );
+        let Ok(Step::Done(results)) = store.call(one, [].into_iter()) else {
+            panic!("the store refused a call after a panic");
+        };
+        assert_eq!(results[0].i32(), Some(1));
+        let Ok(Step::Done(results)) = other.call(other_one, [].into_iter()) else {
+            panic!("another store of the engine refused a call after a panic");
+        };
+        assert_eq!(results[0].i32(), Some(1));
     }
-    // Another engine is not affected.
-    let mut guest = guest(&EngineOptions::default(), None);
-    assert_eq!(guest.call("quadruple", &[3]).unwrap()[0].i32(), Some(12));
+    // A store made after the panic, on the same engine, runs guests as any other.
+    let module = Module::compile(&engine, GUEST.as_bytes()).unwrap();
+    let mut fresh = Store::new(&engine, None, &Limits::default());
+    let Instantiated { instance, .. } =
+        instance::instantiate(&mut fresh, &module, &double_import(), &[]).unwrap();
+    let quadruple = instance::func(&fresh, instance, "quadruple").unwrap();
+    let step = fresh.call(quadruple, [Input::Int(3)].into_iter()).unwrap();
+    assert_eq!(finish(&mut fresh, step).unwrap()[0].i32(), Some(12));
+}
+
+#[test]
+fn a_call_that_panics_is_charged_its_fuel_as_a_trap_is() {
+    // The fuel the guest used before the panic is charged, whatever the slicing: exactly
+    // what the same call is charged when the host function traps instead.
+    let engine = EngineOptions {
+        consume_fuel: true,
+        ..EngineOptions::default()
+    }
+    .engine();
+    let fuel = 1_000_000;
+    let fuel_left = |slice: u64, panics: bool| {
+        let (mut store, f, _) = boom(&engine, Some(fuel), slice, panics);
+        let mut step = store.call(f, [Input::Int(5_000)].into_iter());
+        while let Ok(Step::Suspended(Suspended::Yield(call))) = step {
+            step = call.resume(&mut store);
+        }
+        let error = step.err().unwrap().to_string();
+        assert!(error.contains("a host function"), "{error}");
+        store.fuel().unwrap()
+    };
+    let trapped = fuel_left(1_000_000, false);
+    assert!(trapped < fuel - 5_000, "{trapped}");
+    for slice in [97, 1_000, 1_000_000] {
+        assert_eq!(fuel_left(slice, false), trapped, "trap, slice {slice}");
+        assert_eq!(fuel_left(slice, true), trapped, "panic, slice {slice}");
+    }
 }
 
 /// Bulk instructions that each need more fuel than a slice holds (with 10,000-fuel
