@@ -208,13 +208,14 @@ impl Heavy {
             store.start_budget();
             match self.0 {
                 HeavyWork::Instruction(fuel, mut results) => {
-                    // Fuel for the instruction and one slice more: the guest stops within
-                    // a slice after it. (The slice more also pays for wasmi 2.0.0's
-                    // `table.grow`, which resumes a few instructions before itself.) Not a
-                    // sample for the slice calibration: bulk work costs far more time per
-                    // unit of fuel than ordinary code.
-                    let budget = fuel.required_fuel().saturating_add(store.slice());
-                    let outcome = store.metered(budget, false, |s| fuel.resume(s, &mut results));
+                    // The instruction's fuel (a slice's when a slice has grown bigger
+                    // since), as every resume gets: the instruction runs, and the guest
+                    // stops at the first instruction after it that costs fuel, to go on in
+                    // ordinary time budgets (a yield). Not a sample for the slice
+                    // calibration: bulk work costs far more time per unit of fuel than
+                    // ordinary code.
+                    let required = fuel.required_fuel();
+                    let outcome = store.metered(required, false, |s| fuel.resume(s, &mut results));
                     store.settle(outcome, results)
                 }
                 HeavyWork::Host(work, after) => {

@@ -618,6 +618,38 @@ fn instructions_too_big_for_a_slice_are_heavy_with_the_same_results_and_fuel() {
     );
 }
 
+#[test]
+fn a_heavy_instruction_runs_and_the_guest_stops_within_a_slice_after_it() {
+    // A 4 MiB `memory.fill` (65,536 fuel) and a loop of 100,000 iterations after it.
+    const FILL_THEN_COUNT: &str = r#"(module
+      (memory 64)
+      (func (export "run") (result i32)
+        (local $i i32)
+        (memory.fill (i32.const 0) (i32.const 7) (i32.const 4194304))
+        (loop $next
+          (local.set $i (i32.add (local.get $i) (i32.const 1)))
+          (br_if $next (i32.lt_u (local.get $i) (i32.const 100000))))
+        (i32.add (local.get $i) (i32.load8_u (i32.const 4194303)))))"#;
+    let slice = 10_000;
+    let (mut store, func) = sliced(FILL_THEN_COUNT, Some(u64::MAX), slice, "run");
+    let step = store.call(func, std::iter::empty()).unwrap();
+    let Step::Suspended(Suspended::Heavy(call)) = step else {
+        panic!("expected the fill to be heavy, got {step:?}")
+    };
+    let before = store.fuel().unwrap();
+    let step = call.resume(&mut store).unwrap();
+    let used = before - store.fuel().unwrap();
+    // The fill ran; the loop after it did not run on: the next slices are ordinary ones.
+    assert!(
+        (65_536..65_536 + slice).contains(&used),
+        "the heavy resume used {used} fuel"
+    );
+    let Step::Suspended(Suspended::Yield(_)) = step else {
+        panic!("expected a yield after the heavy instruction, got {step:?}")
+    };
+    assert_eq!(finish(&mut store, step).unwrap()[0].i32(), Some(100_007));
+}
+
 /// Host work of a test-only host function: fills `len` bytes at `at` with `byte`.
 #[derive(Debug)]
 struct Fill {
