@@ -45,6 +45,11 @@ pub(crate) const INSTANTIATE_BYTES: u64 = 1 << 20;
 /// defined by name in the linker takes about a microsecond (200,000 imports: 0.2 s).
 const IMPORT_BYTES: u64 = 4 << 10;
 
+/// Imports past which an instantiation is dirty work whatever its modules: counting the
+/// imports of a call stops there, so that a list of 200,000 is not walked on a normal
+/// scheduler only to be sent to the dirty twin.
+pub(crate) const NORMAL_IMPORTS: usize = (INSTANTIATE_BYTES / IMPORT_BYTES) as usize;
+
 /// The work of instantiating modules whose memories, tables and segments come to `bytes`
 /// (`wasmex_core::module::Module::instantiation_bytes`), with `imports` Elixir imports.
 ///
