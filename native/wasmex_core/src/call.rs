@@ -21,8 +21,8 @@
 //! Every `Err` ends the call. A [`Suspended`] call that is dropped instead of resumed ends
 //! too (cancellation); nothing else needs cleaning up. A panic in wasmi or in a host
 //! function ends its call with [`Error::Panic`], charged the fuel it used, and nothing
-//! else: the store and the engine stay usable (why: `Store::guarded`). A host call may start other calls on
-//! the same store while its own waits (nested calls).
+//! else: the store and the engine stay usable (why: `Store::guarded`). A host call may
+//! start other calls on the same store while its own waits (nested calls).
 //!
 //! Fuel is charged exactly as the guest uses it, whatever the slicing and wherever a piece
 //! runs: the user's fuel budget is kept apart from the slices ([`Store`]).
