@@ -603,9 +603,16 @@ defmodule Wasmex.InstanceScheduleTest do
     data = String.duplicate("x", 2 * 1024 * 1024)
     assert instantiate(~s[(module (memory 40) (data (i32.const 0) "#{data}"))]) == dirty
 
-    count = 2_000
-    funs = for i <- 1..count, into: %{}, do: {"f#{i}", {:fn, [], [], fn _ -> nil end}}
-    wat = "(module " <> Enum.map_join(1..count, " ", &~s[(import "env" "f#{&1}" (func))]) <> ")"
-    assert instantiate(wat, %{"env" => funs}) == dirty
+    assert instantiate(imports_wat(2_000), imports(2_000)) == dirty
   end
+
+  test "a few imports instantiate on a normal scheduler" do
+    assert instantiate(imports_wat(100), imports(100)) == [:instance_new_nif]
+  end
+
+  defp imports(count),
+    do: %{"env" => Map.new(1..count, &{"f#{&1}", {:fn, [], [], fn _ -> nil end}})}
+
+  defp imports_wat(count),
+    do: "(module " <> Enum.map_join(1..count, " ", &~s[(import "env" "f#{&1}" (func))]) <> ")"
 end

@@ -19,8 +19,10 @@
 //! Each resume runs fuel slices (see [`crate::slice`]) back to back, resuming in Rust after
 //! each (~130 ns), until the call ends, stops for the host, or its time budget is spent.
 //! Every `Err` ends the call. A [`Suspended`] call that is dropped instead of resumed ends
-//! too (cancellation); nothing else needs cleaning up. A host call may start other calls on
-//! the same store while its own waits (nested calls).
+//! too (cancellation); nothing else needs cleaning up. A panic in wasmi or in a host
+//! function ends its call with [`Error::Panic`], charged the fuel it used, and nothing
+//! else: the store and the engine stay usable (why: `Store::guarded`). A host call may
+//! start other calls on the same store while its own waits (nested calls).
 //!
 //! Fuel is charged exactly as the guest uses it, whatever the slicing and wherever a piece
 //! runs: the user's fuel budget is kept apart from the slices ([`Store`]).
@@ -206,13 +208,14 @@ impl Heavy {
             store.start_budget();
             match self.0 {
                 HeavyWork::Instruction(fuel, mut results) => {
-                    // Fuel for the instruction and one slice more: the guest stops within
-                    // a slice after it. (The slice more also pays for wasmi 2.0.0's
-                    // `table.grow`, which resumes a few instructions before itself.) Not a
-                    // sample for the slice calibration: bulk work costs far more time per
-                    // unit of fuel than ordinary code.
-                    let budget = fuel.required_fuel().saturating_add(store.slice());
-                    let outcome = store.metered(budget, false, |s| fuel.resume(s, &mut results));
+                    // The instruction's fuel (a slice's when a slice has grown bigger
+                    // since), as every resume gets: the instruction runs, and the guest
+                    // stops at the first instruction after it that costs fuel, to go on in
+                    // ordinary time budgets (a yield). Not a sample for the slice
+                    // calibration: bulk work costs far more time per unit of fuel than
+                    // ordinary code.
+                    let required = fuel.required_fuel();
+                    let outcome = store.metered(required, false, |s| fuel.resume(s, &mut results));
                     store.settle(outcome, results)
                 }
                 HeavyWork::Host(work, after) => {
@@ -284,17 +287,40 @@ impl Store {
         })
     }
 
-    /// Runs a step of a call unless the engine is poisoned; a panic in it poisons the engine.
+    /// Runs a step of a call; a panic in it (a bug of wasmi or of a host function) fails
+    /// that call and nothing else: the store, its instances and the engine stay usable.
+    ///
+    /// They can be trusted after the panic, from wasmi's code (the patched 2.0.0): a panic
+    /// below the execution handlers is parked and resumed once outside them (patch 0004);
+    /// on the way out, the guard of `with_stack` puts back the execution context the call
+    /// replaced (wasmi keeps it sound for embedders that catch panics, like its C API);
+    /// nothing else of the store is taken out during a call, and the engine's locks are
+    /// `spin` locks, released on unwinding and never poisoned. A function whose lazy
+    /// translation panicked is marked failed to compile, in the engine: every later call
+    /// of it, from any store, fails at once (translation is deterministic, it would panic
+    /// again). What the guest changed before the panic (memory, globals, tables) stays, as
+    /// after a trap.
+    ///
+    /// What is ours is settled here: the fuel the guest used in the slice that panicked is
+    /// charged (as a trap's is; without it the fuel left would depend on where slices
+    /// ended), and a host call the guest might have requested is dropped.
     fn guarded(
         &mut self,
         step: impl FnOnce(&mut Self) -> Result<Step, Error>,
     ) -> Result<Step, Error> {
-        if self.engine().is_poisoned() {
-            return Err(Error::EnginePoisoned);
-        }
         let result = catch_panic(|| step(self));
         if let Err(Error::Panic(_)) = result {
-            self.engine().poison();
+            let store = self.wasmi_mut();
+            // wasmi keeps the fuel in the store as it runs: what is left is exact.
+            let left = store.get_fuel().unwrap_or(0);
+            let host = store.data_mut();
+            host.pending = None;
+            // Outside a slice (the panic came from our code between two) this is 0: the
+            // meter's slice ended with the fuel the store still has.
+            let used = host.meter.end_slice(left);
+            if let Some(user) = &mut host.user_fuel {
+                *user = user.saturating_sub(used);
+            }
         }
         result
     }

@@ -8,7 +8,6 @@
 //! NaN results are canonical on every CPU (wasmi's `deterministic` feature is always on in
 //! this build): float code gives the same bits on x86 and ARM.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use wasmi::CustomFuelCosts;
 
@@ -176,7 +175,6 @@ impl EngineOptions {
         Engine {
             wasmi: wasmi::Engine::new(&self.config()),
             options: Arc::new(self.clone()),
-            poisoned: Arc::new(AtomicBool::new(false)),
         }
     }
 
@@ -220,8 +218,6 @@ impl EngineOptions {
 pub struct Engine {
     wasmi: wasmi::Engine,
     options: Arc<EngineOptions>,
-    /// Set when wasmi panicked running code of this engine (see [`Engine::poison`]).
-    poisoned: Arc<AtomicBool>,
 }
 
 impl Engine {
@@ -233,21 +229,6 @@ impl Engine {
     /// The options the engine was made with.
     pub fn options(&self) -> &EngineOptions {
         &self.options
-    }
-
-    /// Marks the engine unusable for calls: wasmi panicked in one.
-    ///
-    /// A panic while wasmi translates a function lazily leaves that function marked as
-    /// "being compiled" in the engine for good, and the next call of it would spin forever
-    /// waiting (wasmi 2.0.0). Which function it was cannot be told from outside, so no call
-    /// runs on the engine any more ([`Error::EnginePoisoned`](crate::Error::EnginePoisoned)).
-    pub fn poison(&self) {
-        self.poisoned.store(true, Ordering::Relaxed);
-    }
-
-    /// `true` once [`Engine::poison`] was called.
-    pub fn is_poisoned(&self) -> bool {
-        self.poisoned.load(Ordering::Relaxed)
     }
 
     /// `true` if `a` and `b` are the same engine.

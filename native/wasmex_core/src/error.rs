@@ -108,12 +108,6 @@ pub enum Error {
     /// A panic inside wasmi, caught before it reached the BEAM (see [`catch_panic`]).
     #[error("wasmi panicked: {0}")]
     Panic(String),
-    /// A call on an engine where wasmi panicked before (see `Engine::poison`).
-    #[error(
-        "the engine is unusable: wasmi panicked in an earlier call (a wasmi bug); \
-         use a new store and engine"
-    )]
-    EnginePoisoned,
     /// A state this crate does not expect (a bug).
     #[error("internal error: {0}")]
     Internal(String),
@@ -133,8 +127,10 @@ impl From<wasmi::Error> for Error {
 
 /// Runs `f`, turning a panic inside it into [`Error::Panic`].
 ///
-/// For calls into wasmi: wasmi 2.0.0 panics translating some valid modules (found by
-/// `fuzz/`; see `a_wasmi_panic_is_an_error_and_poisons_the_engine` in `tests/calls.rs`).
+/// For calls into wasmi: the published wasmi 2.0.0 panicked translating some valid
+/// modules (found by `fuzz/`, fixed in `vendor/`); a bug not found yet fails its compile
+/// or call instead of the BEAM (see `a_wasmi_panic_fails_its_call_only` in
+/// `tests/calls.rs`).
 ///
 /// # Errors
 ///

@@ -442,46 +442,105 @@ fn i64_stores_to_a_64_bit_memory_whose_address_and_value_share_a_register_run() 
     assert_eq!(results[0].i64(), Some(42));
 }
 
-/// A guest whose import `env.boom` is a wasmi host function that panics.
-const CALLS_PANICKING_HOST: &str = r#"(module
-  (import "env" "boom" (func $boom (param i32)))
-  (func (export "f") (param i32) (call $boom (local.get 0)))
+/// A guest whose import `env.boom` is a wasmi host function: `f` counts its argument
+/// (at least 1) down to 0, then calls it.
+const CALLS_BOOM: &str = r#"(module
+  (import "env" "boom" (func $boom))
+  (func (export "f") (param $n i32)
+    (loop $l (br_if $l (local.tee $n (i32.sub (local.get $n) (i32.const 1)))))
+    (call $boom))
   (func (export "one") (result i32) (i32.const 1)))"#;
 
-#[test]
-fn a_wasmi_panic_is_an_error_and_poisons_the_engine() {
-    // No valid module is known to make the patched wasmi panic; a host function that
-    // panics inside wasmi's executor stands in for such a bug. The panic must come back
-    // as an error, and the engine refuses calls from then on: wasmi's state after a panic
-    // cannot be trusted (a lazily translated function could stay "being translated").
-    let engine = EngineOptions::default().engine();
-    let module = Module::compile(&engine, CALLS_PANICKING_HOST.as_bytes()).unwrap();
-    let mut store = Store::new(&engine, None, &Limits::default());
+/// A store of `engine` (with `fuel` for the user and `slice` fuel per slice), and the
+/// functions `f` and `one` of an instance of [`CALLS_BOOM`] whose `env.boom` panics, or
+/// traps if `panics` is false.
+fn boom(
+    engine: &wasmex_core::engine::Engine,
+    fuel: Option<u64>,
+    slice: u64,
+    panics: bool,
+) -> (Store, wasmi::Func, wasmi::Func) {
+    let module = Module::compile(engine, CALLS_BOOM.as_bytes()).unwrap();
+    let mut store = Store::new(engine, fuel, &Limits::default());
+    store.set_slice(Some(slice));
     let mut linker = wasmi::Linker::new(engine.wasmi());
     linker
-        .func_wrap("env", "boom", |_: i32| -> () {
-            panic!("a host function panicked")
+        .func_wrap("env", "boom", move || -> Result<(), wasmi::Error> {
+            if panics {
+                panic!("a host function panicked")
+            }
+            Err(wasmi::Error::new("a host function failed"))
         })
         .unwrap();
     let instance = linker
         .instantiate_and_start(store.wasmi_mut(), &module.wasmi)
         .unwrap();
     let f = instance::func(&store, instance, "f").unwrap();
-    let Err(error) = store.call(f, [Input::Int(0)].into_iter()) else {
-        panic!("the call did not fail");
-    };
-    assert_eq!(
-        error.to_string(),
-        "wasmi panicked: a host function panicked"
-    );
     let one = instance::func(&store, instance, "one").unwrap();
-    for (func, inputs) in [(f, vec![Input::Int(0)]), (one, vec![])] {
-        let error = store.call(func, inputs.into_iter()).err().unwrap();
-        assert!(matches!(error, Error::EnginePoisoned), "{error}");
+    (store, f, one)
+}
+
+#[test]
+fn a_wasmi_panic_fails_its_call_only() {
+    // No valid module is known to make the patched wasmi panic; a host function that
+    // panics inside wasmi's executor stands in for such a bug. The panic comes back as
+    // the call's error; the store, its instance, the engine and its other stores go on.
+    let engine = EngineOptions::default().engine();
+    let (mut store, f, one) = boom(&engine, None, 10_000, true);
+    let (mut other, _, other_one) = boom(&engine, None, 10_000, false);
+    for _ in 0..2 {
+        let Err(error) = store.call(f, [Input::Int(10)].into_iter()) else {
+            panic!("the call did not fail");
+        };
+        assert_eq!(
+            error.to_string(),
+            "wasmi panicked: a host function panicked"
+        );
+        let Ok(Step::Done(results)) = store.call(one, [].into_iter()) else {
+            panic!("the store refused a call after a panic");
+        };
+        assert_eq!(results[0].i32(), Some(1));
+        let Ok(Step::Done(results)) = other.call(other_one, [].into_iter()) else {
+            panic!("another store of the engine refused a call after a panic");
+        };
+        assert_eq!(results[0].i32(), Some(1));
     }
-    // Another engine is not affected.
-    let mut guest = guest(&EngineOptions::default(), None);
-    assert_eq!(guest.call("quadruple", &[3]).unwrap()[0].i32(), Some(12));
+    // A store made after the panic, on the same engine, runs guests as any other.
+    let module = Module::compile(&engine, GUEST.as_bytes()).unwrap();
+    let mut fresh = Store::new(&engine, None, &Limits::default());
+    let Instantiated { instance, .. } =
+        instance::instantiate(&mut fresh, &module, &double_import(), &[]).unwrap();
+    let quadruple = instance::func(&fresh, instance, "quadruple").unwrap();
+    let step = fresh.call(quadruple, [Input::Int(3)].into_iter()).unwrap();
+    assert_eq!(finish(&mut fresh, step).unwrap()[0].i32(), Some(12));
+}
+
+#[test]
+fn a_call_that_panics_is_charged_its_fuel_as_a_trap_is() {
+    // The fuel the guest used before the panic is charged, whatever the slicing: exactly
+    // what the same call is charged when the host function traps instead.
+    let engine = EngineOptions {
+        consume_fuel: true,
+        ..EngineOptions::default()
+    }
+    .engine();
+    let fuel = 1_000_000;
+    let fuel_left = |slice: u64, panics: bool| {
+        let (mut store, f, _) = boom(&engine, Some(fuel), slice, panics);
+        let mut step = store.call(f, [Input::Int(5_000)].into_iter());
+        while let Ok(Step::Suspended(Suspended::Yield(call))) = step {
+            step = call.resume(&mut store);
+        }
+        let error = step.err().unwrap().to_string();
+        assert!(error.contains("a host function"), "{error}");
+        store.fuel().unwrap()
+    };
+    let trapped = fuel_left(1_000_000, false);
+    assert!(trapped < fuel - 5_000, "{trapped}");
+    for slice in [97, 1_000, 1_000_000] {
+        assert_eq!(fuel_left(slice, false), trapped, "trap, slice {slice}");
+        assert_eq!(fuel_left(slice, true), trapped, "panic, slice {slice}");
+    }
 }
 
 /// Bulk instructions that each need more fuel than a slice holds (with 10,000-fuel
@@ -549,6 +608,38 @@ fn instructions_too_big_for_a_slice_are_heavy_with_the_same_results_and_fuel() {
         outcome.unwrap_err().to_string(),
         "all fuel consumed by WebAssembly"
     );
+}
+
+#[test]
+fn a_heavy_instruction_runs_and_the_guest_stops_within_a_slice_after_it() {
+    // A 4 MiB `memory.fill` (65,536 fuel) and a loop of 100,000 iterations after it.
+    const FILL_THEN_COUNT: &str = r#"(module
+      (memory 64)
+      (func (export "run") (result i32)
+        (local $i i32)
+        (memory.fill (i32.const 0) (i32.const 7) (i32.const 4194304))
+        (loop $next
+          (local.set $i (i32.add (local.get $i) (i32.const 1)))
+          (br_if $next (i32.lt_u (local.get $i) (i32.const 100000))))
+        (i32.add (local.get $i) (i32.load8_u (i32.const 4194303)))))"#;
+    let slice = 10_000;
+    let (mut store, func) = sliced(FILL_THEN_COUNT, Some(u64::MAX), slice, "run");
+    let step = store.call(func, std::iter::empty()).unwrap();
+    let Step::Suspended(Suspended::Heavy(call)) = step else {
+        panic!("expected the fill to be heavy, got {step:?}")
+    };
+    let before = store.fuel().unwrap();
+    let step = call.resume(&mut store).unwrap();
+    let used = before - store.fuel().unwrap();
+    // The fill ran; the loop after it did not run on: the next slices are ordinary ones.
+    assert!(
+        (65_536..65_536 + slice).contains(&used),
+        "the heavy resume used {used} fuel"
+    );
+    let Step::Suspended(Suspended::Yield(_)) = step else {
+        panic!("expected a yield after the heavy instruction, got {step:?}")
+    };
+    assert_eq!(finish(&mut store, step).unwrap()[0].i32(), Some(100_007));
 }
 
 /// Host work of a test-only host function: fills `len` bytes at `at` with `byte`.

@@ -88,7 +88,8 @@ twin!(new(store, module, imports, links) => "instance_new_nif", "instance_new_di
 ///
 /// Instantiates on a normal scheduler only when what instantiation allocates and copies is
 /// small (see `crate::schedule::instantiation_work`). The imports are counted before they
-/// are decoded: decoding 200,000 of them is work for the dirty twin too.
+/// are decoded, and only up to [`schedule::NORMAL_IMPORTS`]: decoding, or even counting,
+/// 200,000 of them is work for the dirty twin.
 fn new<'a>(
     schedule: Schedule,
     env: Env<'a>,
@@ -97,7 +98,10 @@ fn new<'a>(
     imports: Term<'a>,
     links: Vec<(String, ResourceArc<InstanceResource>)>,
 ) -> NifResult<Term<'a>> {
-    let import_count = imports.list_length()?;
+    let import_count = imports
+        .into_list_iterator()?
+        .take(schedule::NORMAL_IMPORTS + 1)
+        .count();
     let bytes = module.module.instantiation_bytes();
     let work = schedule::instantiation_work(bytes, import_count);
     if let Err(refusal) = schedule.admit(work, INSTANTIATE_BYTES) {

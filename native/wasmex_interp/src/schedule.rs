@@ -30,9 +30,12 @@ pub(crate) enum Schedule {
 /// on a Cortex-A53.
 const COPY_BYTES: u64 = 1 << 20;
 
-/// Bytes of Wasm compiled on a normal scheduler: validation runs at about 100 MB/s, so
-/// 64 KiB is about half a millisecond.
-pub(crate) const COMPILE_BYTES: u64 = 64 << 10;
+/// Bytes of Wasm (binary or WAT text) compiled on a normal scheduler. The costliest
+/// modules per byte take 40-50 ns a byte on this project's x86-64 machine (thousands of
+/// tiny functions compiled eagerly, WAT text; most modules 10-30 ns): 16 KiB is at most
+/// 0.8 ms, where modules just under 64 KiB held a scheduler for 1.5-3.7 ms (6 ms for WAT
+/// on a loaded machine).
+pub(crate) const COMPILE_BYTES: u64 = 16 << 10;
 
 /// Instantiation work done on a normal scheduler, in bytes written (see
 /// [`instantiation_work`]).
@@ -41,6 +44,11 @@ pub(crate) const INSTANTIATE_BYTES: u64 = 1 << 20;
 /// What one import costs an instantiation, in bytes of work: a host function made and
 /// defined by name in the linker takes about a microsecond (200,000 imports: 0.2 s).
 const IMPORT_BYTES: u64 = 4 << 10;
+
+/// Imports past which an instantiation is dirty work whatever its modules: counting the
+/// imports of a call stops there, so that a list of 200,000 is not walked on a normal
+/// scheduler only to be sent to the dirty twin.
+pub(crate) const NORMAL_IMPORTS: usize = (INSTANTIATE_BYTES / IMPORT_BYTES) as usize;
 
 /// The work of instantiating modules whose memories, tables and segments come to `bytes`
 /// (`wasmex_core::module::Module::instantiation_bytes`), with `imports` Elixir imports.
