@@ -4,19 +4,7 @@ defmodule Wasmex.WasmiFixesTest do
   # native/wasmex_core/tests/wasmi_fixes.rs.
   use ExUnit.Case, async: true
 
-  @grow_loops ~S[(module
-    (memory 1 1)
-    (table $full 1 1 funcref)
-    (func (export "memory_fails") (param $n i32) (result i32)
-      (loop $l
-        (drop (memory.grow (i32.const 1)))
-        (br_if $l (local.tee $n (i32.sub (local.get $n) (i32.const 1)))))
-      (memory.size))
-    (func (export "table_fails") (param $n i32) (result i32)
-      (loop $l
-        (drop (table.grow $full (ref.null func) (i32.const 1)))
-        (br_if $l (local.tee $n (i32.sub (local.get $n) (i32.const 1)))))
-      (table.size $full)))]
+  @grow_loops Wasmex.Fixtures.fixture_wat("grow_loops.wat")
 
   test "a guest looping on a failing memory.grow or table.grow runs to its end" do
     # wasmi 2.0.0's grow handlers left a native stack frame per grow until the slice

@@ -184,31 +184,7 @@ fn lazy_translation_yields_and_uses_no_fuel() {
 }
 
 /// A guest that loops over `memory.grow` or `table.grow`, succeeding or failing.
-const GROW_LOOPS: &str = r#"(module
-  (memory 1 1)
-  (memory $big 1)
-  (table $full 1 1 funcref)
-  (table $t 1 funcref)
-  (func (export "memory_fails") (param $n i32) (result i32)
-    (loop $l
-      (drop (memory.grow (i32.const 1)))
-      (br_if $l (local.tee $n (i32.sub (local.get $n) (i32.const 1)))))
-    (memory.size))
-  (func (export "memory_grows") (param $n i32) (result i32)
-    (loop $l
-      (drop (memory.grow $big (i32.const 1)))
-      (br_if $l (local.tee $n (i32.sub (local.get $n) (i32.const 1)))))
-    (memory.size $big))
-  (func (export "table_fails") (param $n i32) (result i32)
-    (loop $l
-      (drop (table.grow $full (ref.null func) (i32.const 1)))
-      (br_if $l (local.tee $n (i32.sub (local.get $n) (i32.const 1)))))
-    (table.size $full))
-  (func (export "table_grows") (param $n i32) (result i32)
-    (loop $l
-      (drop (table.grow $t (ref.null func) (i32.const 1)))
-      (br_if $l (local.tee $n (i32.sub (local.get $n) (i32.const 1)))))
-    (table.size $t)))"#;
+const GROW_LOOPS: &str = include_str!("../../../test/fixtures/wat/grow_loops.wat");
 
 /// wasmi 2.0.0's `memory.grow` and `table.grow` handlers passed stack slots to the store
 /// and so called the next instruction's handler instead of tail-calling it: every grow,
