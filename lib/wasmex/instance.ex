@@ -212,6 +212,7 @@ defmodule Wasmex.Instance do
   def call_function(%StoreOrCaller{} = store, %__MODULE__{} = instance, name, params, opts)
       when is_list(params) and is_list(opts) do
     unless Keyword.keyword?(opts), do: Args.invalid!(opts: {:keyword, opts})
+    Args.keys!(opts, [:timeout])
     timeout = Args.timeout!(Keyword.get(opts, :timeout, :infinity))
     Compat.call(Call.call_function(store, instance, function_name(name), params, timeout))
   end

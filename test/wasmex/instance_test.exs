@@ -282,6 +282,17 @@ defmodule Wasmex.InstanceTest do
   end
 
   describe "call_function/5" do
+    test "an unknown option raises, naming it and the known one" do
+      %{store: store, instance: instance} = instantiate(loop_wat())
+
+      assert_raise ArgumentError,
+                   "unknown keys [:timout] in [timout: 100], the allowed keys are: [:timeout] " <>
+                     "(did you mean :timeout?)",
+                   fn ->
+                     Wasmex.Instance.call_function(store, instance, "count", [1], timout: 100)
+                   end
+    end
+
     test "stops an endless loop at its timeout, and the store stays usable" do
       %{store: store, instance: instance} = instantiate(loop_wat())
       started = System.monotonic_time(:millisecond)
