@@ -302,7 +302,7 @@ defmodule Wasmex.WasiProgramsTest do
 
       fuel = 10_000_000_000
       {:ok, store} = Wasmex.Store.new_wasi(options, %{fuel: fuel})
-      if slice, do: :ok = Wasmex.Native.store_set_slice(store.resource, slice)
+      if slice, do: :ok = Wasmex.Native.hook_set_slice(store.resource, slice)
       {:ok, module} = Wasmex.Module.compile(store, WasiTool.checks_bytes())
       {:ok, instance} = Wasmex.Instance.new(store, module, %{})
 
