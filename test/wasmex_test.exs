@@ -226,7 +226,9 @@ defmodule WasmexTest do
       {:ok, pid} = Wasmex.start_link(%{bytes: example_wat()})
 
       assert Wasmex.call_function(pid, "nope", []) ==
-               {:error, "exported function `nope` not found"}
+               {:error,
+                "exported function `nope` not found: the module exports the functions " <>
+                  "`add`, `allocate`, `expensive_op`, `process` and `upcase`"}
 
       assert {:error, "unreachable" <> _} = Wasmex.call_function(pid, "process", [0, 0])
     end
