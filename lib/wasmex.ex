@@ -57,6 +57,8 @@ defmodule Wasmex do
       `:store`). Defaults to `false`.
     * `:name` - registers the server, as in `GenServer.start_link/3`.
 
+  Any other key raises an `ArgumentError` naming it (Wasmex ignores it).
+
   Returns `{:error, :must_specify_store_used_to_compile_module}` for `:module` without
   `:store`, `{:error, :must_specify_store_and_module_used_to_instantiate_instance}` for
   `:instance` without both, and `{:error, reason}` when compiling or instantiating fails

@@ -189,6 +189,9 @@ defmodule Wasmex.Instance do
       `{:error, "timeout: the call did not finish within <timeout> ms"}`; the store stays
       usable. Defaults to `:infinity`.
 
+  Any other option raises an `ArgumentError` naming it (`timout: 100` does not run the
+  call without a timeout).
+
   ## Examples
 
       iex> {:ok, store} = Wasmex.Store.new()
