@@ -6,6 +6,7 @@
 
 use crate::value::Mismatch;
 use core::sync::atomic::{AtomicBool, Ordering};
+use std::collections::BinaryHeap;
 use wasmi::TrapCode;
 
 /// Every failure an operation can report.
@@ -226,11 +227,26 @@ impl Exports {
     pub const SHOWN: usize = 10;
 
     /// The exports of `kind` among `names` (in any order).
+    ///
+    /// Keeps only the first [`Exports::SHOWN`] names (a heap of the smallest so far): one
+    /// pass and no copy of the others, as a module may export hundreds of thousands.
     pub fn new<'a>(kind: ExportKind, names: impl Iterator<Item = &'a str>) -> Self {
-        let mut names: Vec<String> = names.map(str::to_string).collect();
-        names.sort_unstable();
-        let total = names.len();
-        names.truncate(Self::SHOWN);
+        let mut first: BinaryHeap<&str> = BinaryHeap::with_capacity(Self::SHOWN + 1);
+        let mut total = 0;
+        for name in names {
+            total += 1;
+            if first.len() < Self::SHOWN {
+                first.push(name);
+            } else if first.peek().is_some_and(|last| name < *last) {
+                first.pop();
+                first.push(name);
+            }
+        }
+        let names = first
+            .into_sorted_vec()
+            .into_iter()
+            .map(str::to_string)
+            .collect();
         Self { kind, names, total }
     }
 }
