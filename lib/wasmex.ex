@@ -57,6 +57,8 @@ defmodule Wasmex do
       `:store`). Defaults to `false`.
     * `:name` - registers the server, as in `GenServer.start_link/3`.
 
+  Any other key raises an `ArgumentError` naming it (Wasmex ignores it).
+
   Returns `{:error, :must_specify_store_used_to_compile_module}` for `:module` without
   `:store`, `{:error, :must_specify_store_and_module_used_to_instantiate_instance}` for
   `:instance` without both, and `{:error, reason}` when compiling or instantiating fails
@@ -74,24 +76,30 @@ defmodule Wasmex do
     start_link(Map.new(options))
   end
 
-  def start_link(%{} = options)
-      when is_map_key(options, :module) and not is_map_key(options, :store),
-      do: {:error, :must_specify_store_used_to_compile_module}
-
-  def start_link(%{} = options)
-      when is_map_key(options, :instance) and
-             (not is_map_key(options, :store) or not is_map_key(options, :module)),
-      do: {:error, :must_specify_store_and_module_used_to_instantiate_instance}
-
   def start_link(%{} = options) do
+    # Wasmex compat: Wasmex ignores keys it does not know; a misspelt one (`imprts:`)
+    # raises here instead of starting a server without it.
+    Args.keys!(options, [:bytes, :module, :store, :instance, :imports, :links, :wasi, :name])
+    start(options)
+  end
+
+  def start_link(options), do: Args.invalid!(options: {:options, options})
+
+  defp start(options) when is_map_key(options, :module) and not is_map_key(options, :store),
+    do: {:error, :must_specify_store_used_to_compile_module}
+
+  defp start(options)
+       when is_map_key(options, :instance) and
+              (not is_map_key(options, :store) or not is_map_key(options, :module)),
+       do: {:error, :must_specify_store_and_module_used_to_instantiate_instance}
+
+  defp start(options) do
     Args.name!(Map.get(options, :name))
 
     with {:ok, state} <- Wasmex.Server.Setup.prepare(options) do
       GenServer.start_link(Wasmex.Server, state, Keyword.take(Map.to_list(options), [:name]))
     end
   end
-
-  def start_link(options), do: Args.invalid!(options: {:options, options})
 
   @doc """
   Calls the exported function `name` (a string or an atom) with `params`.

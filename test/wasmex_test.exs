@@ -14,6 +14,28 @@ defmodule WasmexTest do
       assert Wasmex.call_function(pid, :add, [1, 2]) == {:ok, [3]}
     end
 
+    test "an unknown option raises, naming it and the known ones (maps and keyword lists)" do
+      message =
+        "unknown keys [:imprts] in %{bytes: \"(module)\", imprts: %{}}, the allowed keys are: " <>
+          "[:bytes, :module, :store, :instance, :imports, :links, :wasi, :name] " <>
+          "(did you mean :imports?)"
+
+      assert_raise ArgumentError, message, fn ->
+        Wasmex.start_link(%{bytes: "(module)", imprts: %{}})
+      end
+
+      assert_raise ArgumentError, message, fn ->
+        Wasmex.start_link(bytes: "(module)", imprts: %{})
+      end
+
+      assert_raise ArgumentError,
+                   "unknown keys [:byts] in %{byts: \"(module)\"}, the allowed keys are: " <>
+                     "[:bytes, :module, :links] (did you mean :bytes?)",
+                   fn ->
+                     Wasmex.start_link(%{bytes: "(module)", links: %{a: %{byts: "(module)"}}})
+                   end
+    end
+
     test "takes a keyword list" do
       assert {:ok, pid} = Wasmex.start_link(bytes: example_wat())
       assert Wasmex.call_function(pid, :add, [2, 2]) == {:ok, [4]}
@@ -204,7 +226,9 @@ defmodule WasmexTest do
       {:ok, pid} = Wasmex.start_link(%{bytes: example_wat()})
 
       assert Wasmex.call_function(pid, "nope", []) ==
-               {:error, "exported function `nope` not found"}
+               {:error,
+                "exported function `nope` not found: the module exports the functions " <>
+                  "`add`, `allocate`, `expensive_op`, `process` and `upcase`"}
 
       assert {:error, "unreachable" <> _} = Wasmex.call_function(pid, "process", [0, 0])
     end

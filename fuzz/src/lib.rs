@@ -560,8 +560,8 @@ fn input(u: &mut Unstructured, ty: Option<ValType>) -> Result<Input> {
             4 => Input::Nan,
             5 => Input::Infinity,
             6 => Input::NegInfinity,
-            7 => Input::Other(TermKind::Atom),
-            8 => Input::Other(TermKind::List),
+            7 => Input::Other(TermKind::Atom, "nil".into()),
+            8 => Input::Other(TermKind::List, "a list".into()),
             _ => Input::Int(u.int_in_range(-2..=2)?),
         },
     })

@@ -86,13 +86,54 @@ defmodule Wasmex.Args do
   end
 
   @doc false
-  # Checks that a struct has every field of its module (one made from a map by hand may
-  # not), naming the missing ones.
+  # The one check of option keys, for keyword lists and maps alike: raises naming the
+  # unknown keys, the allowed ones and, for a misspelt key, the one meant (as
+  # `Keyword.validate!/2` words it, which only takes keyword lists). A user's typo
+  # (`timout: 100`) must not run with the option silently left out.
+  @spec keys!(keyword() | map(), [atom()]) :: :ok
+  def keys!(options, allowed),
+    do:
+      known!(unknown_keys(options, allowed), allowed, "keys", fn -> inspect(options, @inspect) end)
+
+  defp known!([], _allowed, _what, _where), do: :ok
+
+  defp known!(unknown, allowed, what, where) do
+    raise ArgumentError,
+          "unknown #{what} #{inspect(unknown)} in #{where.()}, " <>
+            "the allowed #{what} are: #{inspect(allowed)}" <> did_you_mean(unknown, allowed)
+  end
+
+  defp unknown_keys(options, allowed) when is_map(options),
+    do: options |> Map.keys() |> Enum.reject(&(&1 in allowed)) |> Enum.sort()
+
+  defp unknown_keys(options, allowed),
+    do: options |> Keyword.keys() |> Enum.reject(&(&1 in allowed)) |> Enum.uniq()
+
+  # The allowed key closest to the first unknown one, when it is close (a typo).
+  defp did_you_mean([unknown | _], allowed) when is_atom(unknown) do
+    {distance, key} =
+      allowed
+      |> Enum.map(&{String.jaro_distance(Atom.to_string(&1), Atom.to_string(unknown)), &1})
+      |> Enum.max(fn -> {0.0, nil} end)
+
+    if distance >= 0.8, do: " (did you mean #{inspect(key)}?)", else: ""
+  end
+
+  defp did_you_mean(_unknown, _allowed), do: ""
+
+  @doc false
+  # Checks that a struct has exactly the fields of its module: one made from a map by hand
+  # may miss some, or carry a misspelt one (`Map.put(%Wasmex.StoreLimits{}, :memory_sise,
+  # 1)`, which the struct syntax would refuse at compile time).
   @spec whole!(struct()) :: :ok
   def whole!(%module{} = struct) do
-    case Map.keys(module.__struct__()) -- Map.keys(struct) do
+    fields = Map.keys(module.__struct__())
+
+    case fields -- Map.keys(struct) do
       [] ->
-        :ok
+        fields = fields -- [:__struct__]
+        unknown = struct |> Map.from_struct() |> unknown_keys(fields)
+        known!(unknown, fields, "fields", fn -> "a %#{inspect(module)}{}" end)
 
       missing ->
         raise ArgumentError,

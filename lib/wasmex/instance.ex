@@ -70,8 +70,9 @@ defmodule Wasmex.Instance do
 
   A module whose import nobody provides fails with
   `unknown import: `ns::name` has not been defined`; one provided with the wrong type
-  fails with `incompatible import type for `ns::name``. A module's start function runs
-  before `new/4` returns, as an ordinary call.
+  fails with `incompatible import type for `ns::name`: the module expects (i32) -> i32,
+  given () -> ()` (in Wasmex compatibility mode, as in Wasmex, the message ends before the
+  colon). A module's start function runs before `new/4` returns, as an ordinary call.
 
       iex> {:ok, store} = Wasmex.Store.new()
       iex> {:ok, module} = Wasmex.Module.compile(store, ~S[(module
@@ -214,6 +215,9 @@ defmodule Wasmex.Instance do
       `{:error, "timeout: the call did not finish within <timeout> ms"}`; the store stays
       usable. Defaults to `:infinity`.
 
+  Any other option raises an `ArgumentError` naming it (`timout: 100` does not run the
+  call without a timeout).
+
   ## Examples
 
       iex> {:ok, store} = Wasmex.Store.new()
@@ -238,6 +242,7 @@ defmodule Wasmex.Instance do
   def call_function(%StoreOrCaller{} = store, %__MODULE__{} = instance, name, params, opts)
       when is_list(params) and is_list(opts) do
     unless Keyword.keyword?(opts), do: Args.invalid!(opts: {:keyword, opts})
+    Args.keys!(opts, [:timeout])
     timeout = Args.timeout!(Keyword.get(opts, :timeout, :infinity))
     Compat.call(Call.call_function(store, instance, function_name(name), params, timeout))
   end
@@ -371,8 +376,8 @@ defmodule Wasmex.Instance do
       iex> {:ok, module} = Wasmex.Module.compile(store, ~S[(module (memory (export "memory") 1))])
       iex> {:ok, instance} = Wasmex.Instance.new(store, module, %{})
       iex> {:ok, %Wasmex.Memory{}} = Wasmex.Instance.memory(store, instance, "memory")
-      iex> Wasmex.Instance.memory(store, instance, "other")
-      {:error, "The WebAssembly module has no exported memory."}
+      iex> Wasmex.Instance.memory(store, instance, "mem")
+      #{Compat.doc(~S|{:error, "The WebAssembly module has no exported memory `mem`: the module exports the memory `memory`"}|, ~S|{:error, "The WebAssembly module has no exported memory."}|)}
   """
   @spec memory(StoreOrCaller.t(), t(), String.t() | nil) ::
           {:ok, Memory.t()} | {:error, String.t()}
@@ -396,7 +401,7 @@ defmodule Wasmex.Instance do
       iex> Wasmex.Instance.get_global_value(store, instance, "answer")
       {:ok, 42}
       iex> Wasmex.Instance.get_global_value(store, instance, "question")
-      {:error, "exported global `question` not found"}
+      #{Compat.doc(~S|{:error, "exported global `question` not found: the module exports the global `answer`"}|, ~S|{:error, "exported global `question` not found"}|)}
   """
   @spec get_global_value(StoreOrCaller.t(), t(), String.t()) ::
           {:ok, value()} | {:error, String.t()}
@@ -422,7 +427,7 @@ defmodule Wasmex.Instance do
       iex> Wasmex.Instance.set_global_value(store, instance, "fixed", 7)
       {:error, "Could not set global: immutable global cannot be set"}
       iex> Wasmex.Instance.set_global_value(store, instance, "count", :seven)
-      {:error, "Cannot convert to a WebAssembly i32 value. Given `Atom`."}
+      #{Compat.doc(~S|{:error, "Cannot convert to a WebAssembly i32 value: expected an integer in -2147483648..2147483647, got: :seven"}|, ~S|{:error, "Cannot convert to a WebAssembly i32 value. Given `Atom`."}|)}
   """
   @spec set_global_value(StoreOrCaller.t(), t(), String.t(), value()) ::
           :ok | {:error, String.t()}

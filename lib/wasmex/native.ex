@@ -22,6 +22,7 @@ defmodule Wasmex.Native do
   # carries.
 
   import Wasmex.Native.Defnif
+  require Wasmex.Compat
 
   alias Wasmex.Deadline
 
@@ -31,7 +32,8 @@ defmodule Wasmex.Native do
   def load_nif do
     path = :wasmex_interp |> :code.priv_dir() |> Path.join("native/libwasmex_interp")
 
-    case :erlang.load_nif(String.to_charlist(path), 0) do
+    # The load info tells the library to word its messages as Wasmex does.
+    case :erlang.load_nif(String.to_charlist(path), Wasmex.Compat.wasmex?()) do
       :ok ->
         :ok
 

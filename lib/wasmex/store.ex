@@ -51,14 +51,15 @@ defmodule Wasmex.Store do
 
   # `{limits, engine resource, fuel}` from the `limits` and `engine` of `new/2` and
   # `new_wasi/3`.
-  defp store_options(%StoreLimits{} = limits, engine), do: {limits, engine_resource(engine), nil}
+  defp store_options(%StoreLimits{} = limits, engine) do
+    Args.whole!(limits)
+    {limits, engine_resource(engine), nil}
+  end
+
   defp store_options(nil, engine), do: {nil, engine_resource(engine), nil}
 
   defp store_options(%{} = options, engine) when not is_struct(options) do
-    case Map.keys(options) -- [:fuel, :limits, :engine] do
-      [] -> :ok
-      keys -> raise ArgumentError, "unknown store options #{inspect(keys)} in #{inspect(options)}"
-    end
+    Args.keys!(options, [:fuel, :limits, :engine])
 
     fuel = Map.get(options, :fuel)
 
@@ -73,6 +74,8 @@ defmodule Wasmex.Store do
       raise ArgumentError,
             "expected :limits to be a %Wasmex.StoreLimits{} or nil, got: #{inspect(limits)}"
     end
+
+    if limits, do: Args.whole!(limits)
 
     # The `engine` argument, if given, wins over the map's (checked all the same).
     map_engine = engine_resource(Map.get(options, :engine))
@@ -144,6 +147,8 @@ defmodule Wasmex.Store do
       raise ArgumentError,
             "expected :preopen to be a list of %Wasmex.Wasi.PreopenOptions{}, got: #{inspect(options.preopen)}"
     end
+
+    Enum.each(options.preopen, &Args.whole!/1)
 
     unless match?(nil, options.stdin) or match?(%Pipe{}, options.stdin) do
       raise ArgumentError,

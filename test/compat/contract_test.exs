@@ -74,11 +74,91 @@ defmodule Wasmex.CompatContractTest do
     end
 
     test "errors before a call starts", %{store: store, instance: instance} do
-      assert Instance.call_function(store, instance, "nope", []) ==
-               {:error, "exported function `nope` not found"}
-
       assert Instance.call_function(store, instance, "divide", [1]) ==
                {:error, "number of params does not match. expected 2, got 1"}
+    end
+
+    test "unknown option keys raise", %{store: store, instance: instance} do
+      assert_raise ArgumentError, ~r/^unknown keys \[:timout\]/, fn ->
+        Instance.call_function(store, instance, "divide", [1, 1], timout: 5)
+      end
+
+      assert_raise ArgumentError, ~r/^unknown keys \[:imprts\]/, fn ->
+        Wasmex.start_link(%{bytes: "(module)", imprts: %{}})
+      end
+    end
+  end
+
+  # The default API adds what helps to find the mistake; Wasmex's words stop before it.
+  describe "error messages" do
+    test "a missing export", %{store: store, instance: instance} do
+      assert Instance.call_function(store, instance, "nope", []) ==
+               {:error,
+                expected(
+                  "exported function `nope` not found: the module exports the functions " <>
+                    "`deep`, `div_s`, `divide`, `oob`, `spin` and `string`",
+                  "exported function `nope` not found"
+                )}
+
+      assert Instance.get_global_value(store, instance, "nope") ==
+               {:error,
+                expected(
+                  "exported global `nope` not found: the module exports no globals",
+                  "exported global `nope` not found"
+                )}
+
+      assert Instance.memory(store, instance, "mem") ==
+               {:error,
+                expected(
+                  "The WebAssembly module has no exported memory `mem`: " <>
+                    "the module exports the memory `memory`",
+                  "The WebAssembly module has no exported memory."
+                )}
+    end
+
+    test "a value that does not convert", %{store: store, instance: instance} do
+      i32 = "expected an integer in -2147483648..2147483647"
+
+      assert Instance.call_function(store, instance, "divide", [1, 2 ** 40]) ==
+               {:error,
+                expected(
+                  "Cannot convert argument #2 to a WebAssembly i32 value: " <>
+                    "#{i32}, got: 1099511627776",
+                  "Cannot convert argument #2 to a WebAssembly i32 value."
+                )}
+
+      assert Instance.call_function(store, instance, "divide", [nil, 1]) ==
+               {:error,
+                expected(
+                  "Cannot convert argument #1 to a WebAssembly i32 value: #{i32}, got: nil",
+                  "Cannot convert argument #1 to a WebAssembly i32 value. Given `Atom`."
+                )}
+
+      %{store: store, instance: instance} =
+        instantiate(~S[(module (global (export "g") (mut i32) (i32.const 0)))])
+
+      assert Instance.set_global_value(store, instance, "g", "1") ==
+               {:error,
+                expected(
+                  ~s[Cannot convert to a WebAssembly i32 value: #{i32}, got: "1"],
+                  "Cannot convert to a WebAssembly i32 value. Given `Binary`."
+                )}
+    end
+
+    test "an import of the wrong type", %{store: store} do
+      {:ok, module} =
+        Wasmex.Module.compile(
+          store,
+          ~S[(module (import "env" "f" (func (param i32) (result i32))))]
+        )
+
+      assert Instance.new(store, module, %{env: %{f: {:fn, [], [], fn _ -> nil end}}}) ==
+               {:error,
+                expected(
+                  "incompatible import type for `env::f`: the module expects (i32) -> i32, " <>
+                    "given () -> ()",
+                  "incompatible import type for `env::f`"
+                )}
     end
 
     test "a call past its timeout", %{store: store, instance: instance} do

@@ -37,6 +37,7 @@ defmodule Wasmex.UsageSnippets.ErrorHandlingTest do
     assert handle(store, instance, 0, :three) ==
              {:error,
               {:wasm_error,
-               "Cannot convert argument #2 to a WebAssembly i32 value. Given `Atom`."}}
+               "Cannot convert argument #2 to a WebAssembly i32 value: " <>
+                 "expected an integer in -2147483648..2147483647, got: :three"}}
   end
 end

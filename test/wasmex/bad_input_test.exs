@@ -1644,14 +1644,11 @@ defmodule Wasmex.BadInputTest do
         {:ok, value} ->
           {:cont, {:ok, values ++ [value]}}
 
-        :range ->
-          {:halt,
-           {:error, "Cannot convert argument ##{position} to a WebAssembly #{type} value."}}
-
-        {:kind, kind} ->
+        :refused ->
           {:halt,
            {:error,
-            "Cannot convert argument ##{position} to a WebAssembly #{type} value. Given `#{kind}`."}}
+            "Cannot convert argument ##{position} to a WebAssembly #{type} value: " <>
+              "expected #{takes(type)}, got: #{shown(param)}"}}
       end
     end)
   end
@@ -1677,24 +1674,41 @@ defmodule Wasmex.BadInputTest do
   defp convert(:f32, value) when is_float(value) do
     case <<value::float-32>> do
       <<rounded::float-32>> -> {:ok, rounded}
-      _infinity -> :range
+      _infinity -> :refused
     end
   rescue
-    ArgumentError -> :range
+    ArgumentError -> :refused
   end
 
-  defp convert(_type, value) when is_number(value) or value in @specials, do: :range
-  defp convert(_type, value), do: {:kind, kind(value)}
+  defp convert(_type, _value), do: :refused
 
-  defp kind(value) when is_atom(value), do: "Atom"
-  defp kind(value) when is_bitstring(value), do: "Binary"
-  defp kind(value) when is_list(value), do: "List"
-  defp kind(value) when is_map(value), do: "Map"
-  defp kind(value) when is_tuple(value), do: "Tuple"
-  defp kind(value) when is_pid(value), do: "Pid"
-  defp kind(value) when is_reference(value), do: "Ref"
-  defp kind(value) when is_function(value), do: "Fun"
-  defp kind(value) when is_port(value), do: "Port"
+  defp takes(:i32), do: "an integer in -2147483648..2147483647"
+  defp takes(:i64), do: "an integer in -9223372036854775808..9223372036854775807"
+
+  defp takes(:f32),
+    do:
+      "a float in -3.4028234663852886e38..3.4028234663852886e38, :nan, :infinity or :neg_infinity"
+
+  defp takes(:f64), do: "a float, :nan, :infinity or :neg_infinity"
+  defp takes(:v128), do: "an integer in 0..340282366920938463463374607431768211455"
+
+  # How the message shows a value: as Elixir writes it, or its kind.
+  defp shown(value)
+       when is_integer(value) and
+              (value < -170_141_183_460_469_231_731_687_303_715_884_105_728 or
+                 value > 340_282_366_920_938_463_463_374_607_431_768_211_455),
+       do: "an integer of more than 128 bits"
+
+  defp shown(value) when is_number(value) or is_atom(value) or is_binary(value),
+    do: inspect(value)
+
+  defp shown(value) when is_list(value), do: "a list"
+  defp shown(value) when is_map(value), do: "a map"
+  defp shown(value) when is_tuple(value), do: "a tuple"
+  defp shown(value) when is_pid(value), do: "a pid"
+  defp shown(value) when is_reference(value), do: "a reference"
+  defp shown(value) when is_function(value), do: "a function"
+  defp shown(value) when is_port(value), do: "a port"
 
   defp matches?({:ok, :float}, {:returned, {:ok, [result]}}),
     do: is_float(result) or result in @specials

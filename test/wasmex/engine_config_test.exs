@@ -156,6 +156,13 @@ defmodule Wasmex.EngineConfigOptionsTest do
     assert Wasmex.Instance.call_function(store, instance, "nan_bits", []) == {:ok, [0x7FC00000]}
   end
 
+  test "a field of no such name raises, naming it" do
+    config = Map.put(%Wasmex.EngineConfig{}, :consume_fule, true)
+    error = assert_raise ArgumentError, fn -> Wasmex.Engine.new(config) end
+    assert error.message =~ "unknown fields [:consume_fule] in a %Wasmex.EngineConfig{}, "
+    assert error.message =~ ~r/ \(did you mean :consume_fuel\?\)$/
+  end
+
   test "invalid field values raise ArgumentError" do
     assert_raise ArgumentError, fn ->
       Wasmex.Engine.new(%Wasmex.EngineConfig{compilation_mode: :fast})

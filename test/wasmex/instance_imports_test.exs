@@ -282,15 +282,19 @@ defmodule Wasmex.InstanceImportsTest do
       %{store: store, instance: instance} = ctx
       prefix = "the elixir callback threw an exception: "
 
+      result_error =
+        "could not convert callback result #1 to a WebAssembly i32 value: " <>
+          "expected an integer in -2147483648..2147483647, got:"
+
       for {which, reason} <- [
             {1, "(RuntimeError) oops"},
             {2, "(throw) :ball"},
             {3, "(exit) :gone"},
-            {4, "could not convert callback result #1 to a WebAssembly i32 value. Given `Atom`."},
+            {4, "#{result_error} :not_a_number"},
             {5, "expected 1 result(s), got 2"},
-            {6, "could not convert callback result #1 to a WebAssembly i32 value."},
+            {6, "#{result_error} 1.5"},
             {7, "(ArgumentError) bad"},
-            {8, "could not convert callback result #1 to a WebAssembly i32 value."}
+            {8, "#{result_error} 1099511627776"}
           ] do
         assert Wasmex.Instance.call_function(store, instance, "run", [which]) ==
                  {:error, prefix <> reason}

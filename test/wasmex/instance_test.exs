@@ -40,7 +40,9 @@ defmodule Wasmex.InstanceTest do
       right = {:fn, [], [], fn _ctx -> nil end}
 
       assert Wasmex.Instance.new(store, module, %{env: %{first: wrong, second: right}}) ==
-               {:error, "incompatible import type for `env::first`"}
+               {:error,
+                "incompatible import type for `env::first`: the module expects (i32) -> (), " <>
+                  "given (i64) -> ()"}
     end
 
     test "reports a function import with the wrong result type as incompatible" do
@@ -52,7 +54,69 @@ defmodule Wasmex.InstanceTest do
       imports = %{"env" => %{"f" => {:fn, [], [:f32], fn _ -> 1.0 end}}}
 
       assert Wasmex.Instance.new(store, module, imports) ==
-               {:error, "incompatible import type for `env::f`"}
+               {:error,
+                "incompatible import type for `env::f`: the module expects () -> i32, " <>
+                  "given () -> f32"}
+    end
+
+    test "names the expected and the given type of an import of another kind" do
+      {:ok, store} = Wasmex.Store.new()
+
+      {:ok, module} = Wasmex.Module.compile(store, ~S[(module
+          (import "env" "f" (func (param i32 i32) (result i32 i64)))
+          (import "lib" "memory" (memory 2 3))
+          (import "lib" "count" (global (mut i32)))
+          (import "lib" "table" (table 1 funcref)))])
+
+      f = {:fn, [:i32, :i32], [:i32, :i64], fn _ -> [1, 2] end}
+
+      # A module `lib` exporting the three with these declarations.
+      new = fn imports, memory, global, table ->
+        {:ok, lib} = Wasmex.Module.compile(store, ~s[(module
+            (memory (export "memory") #{memory})
+            (global (export "count") #{global} (i32.const 0))
+            (table (export "table") #{table}))])
+
+        Wasmex.Instance.new(store, module, imports, [%{name: "lib", module: lib}])
+      end
+
+      assert {:ok, _} = new.(%{env: %{f: f}}, "2 3", "(mut i32)", "1 funcref")
+
+      assert new.(%{env: %{f: f}}, "1", "(mut i32)", "1 funcref") ==
+               {:error,
+                "incompatible import type for `lib::memory`: the module expects (memory 2 3), " <>
+                  "given (memory 1)"}
+
+      assert new.(%{env: %{f: f}}, "2 3", "i32", "1 funcref") ==
+               {:error,
+                "incompatible import type for `lib::count`: the module expects " <>
+                  "(global (mut i32)), given (global i32)"}
+
+      assert new.(%{env: %{f: f}}, "2 3", "(mut i32)", "1 2 externref") ==
+               {:error,
+                "incompatible import type for `lib::table`: the module expects " <>
+                  "(table 1 funcref), given (table 1 2 externref)"}
+
+      # An Elixir import where the module imports a memory.
+      {:ok, module} =
+        Wasmex.Module.compile(store, ~S[(module (import "env" "memory" (memory 1)))])
+
+      assert Wasmex.Instance.new(store, module, %{env: %{memory: f}}) ==
+               {:error,
+                "incompatible import type for `env::memory`: the module expects (memory 1), " <>
+                  "given (i32, i32) -> (i32, i64)"}
+    end
+
+    test "names the expected and the given signature of a function import" do
+      {:ok, store} = Wasmex.Store.new()
+
+      {:ok, module} = Wasmex.Module.compile(store, ~S[(module
+          (import "env" "f" (func (param i32 i32) (result i32 i64))))])
+
+      assert Wasmex.Instance.new(store, module, %{env: %{f: {:fn, [], [], fn _ -> [] end}}}) ==
+               {:error,
+                "incompatible import type for `env::f`: the module expects " <>
+                  "(i32, i32) -> (i32, i64), given () -> ()"}
     end
 
     test "rejects malformed import maps with ArgumentError" do
@@ -251,7 +315,10 @@ defmodule Wasmex.InstanceTest do
       instance: instance
     } do
       assert Wasmex.Instance.call_function(store, instance, "nope", []) ==
-               {:error, "exported function `nope` not found"}
+               {:error,
+                "exported function `nope` not found: the module exports the functions " <>
+                  "`f32`, `f64`, `i32`, `i64`, `inf`, `is_nan`, `mixed`, `nan32`, `nan64`, " <>
+                  "`neg_inf` and 4 more"}
 
       assert Wasmex.Instance.call_function(store, instance, "swap", [1]) ==
                {:error, "number of params does not match. expected 2, got 1"}
@@ -261,39 +328,62 @@ defmodule Wasmex.InstanceTest do
     end
 
     test "rejects values out of range or of the wrong kind", %{store: store, instance: instance} do
-      error = fn n, type ->
-        {:error, "Cannot convert argument ##{n} to a WebAssembly #{type} value."}
+      error = fn n, type, given ->
+        {:error,
+         "Cannot convert argument ##{n} to a WebAssembly #{type} value: " <>
+           "expected #{takes(type)}, got: #{given}"}
       end
 
       call = &Wasmex.Instance.call_function(store, instance, &1, &2)
-      assert call.("i32", [3_000_000_000]) == error.(1, "i32")
-      assert call.("i32", [-2_147_483_649]) == error.(1, "i32")
-      assert call.("i32", [1.0]) == error.(1, "i32")
-      assert call.("i64", [9_223_372_036_854_775_808]) == error.(1, "i64")
-      assert call.("i64", [2 ** 200]) == error.(1, "i64")
-      assert call.("f32", [3.5e38]) == error.(1, "f32")
-      assert call.("f64", [1]) == error.(1, "f64")
-      assert call.("v128", [-1]) == error.(1, "v128")
-      assert call.("v128", [2 ** 128]) == error.(1, "v128")
-      assert call.("swap", [1, 2.5]) == error.(2, "i64")
+      assert call.("i32", [3_000_000_000]) == error.(1, "i32", "3000000000")
+      assert call.("i32", [2 ** 40]) == error.(1, "i32", "1099511627776")
+      assert call.("i32", [-2_147_483_649]) == error.(1, "i32", "-2147483649")
+      assert call.("i32", [1.0]) == error.(1, "i32", "1.0")
+      assert call.("i32", [nil]) == error.(1, "i32", "nil")
+      assert call.("i32", ["5"]) == error.(1, "i32", ~S["5"])
+      assert call.("i32", [:nan]) == error.(1, "i32", ":nan")
+      assert call.("i64", [9_223_372_036_854_775_808]) == error.(1, "i64", "9223372036854775808")
+      assert call.("i64", [2 ** 200]) == error.(1, "i64", "an integer of more than 128 bits")
+      assert call.("f32", [3.5e38]) == error.(1, "f32", "3.5e38")
+      assert call.("f32", [1.0e300]) == error.(1, "f32", "1.0e300")
+      assert call.("f64", [1]) == error.(1, "f64", "1")
+      assert call.("v128", [-1]) == error.(1, "v128", "-1")
+
+      assert call.("v128", [2 ** 128]) ==
+               error.(1, "v128", "an integer of more than 128 bits")
+
+      assert call.("swap", [1, 2.5]) == error.(2, "i64", "2.5")
     end
 
-    test "names the kind of a non-numeric argument", %{store: store, instance: instance} do
-      for {term, kind} <- [
-            {:foo, "Atom"},
-            {"1", "Binary"},
-            {[1], "List"},
-            {[], "List"},
-            {%{}, "Map"},
-            {{1}, "Tuple"},
-            {self(), "Pid"},
-            {make_ref(), "Ref"},
-            {fn -> 1 end, "Fun"},
-            {hd(Port.list()), "Port"}
+    test "shows a non-numeric argument as Elixir writes it, or names its kind", %{
+      store: store,
+      instance: instance
+    } do
+      long = String.duplicate("x", 50)
+
+      for {term, shown} <- [
+            {:foo, ":foo"},
+            {:"two words", ~S[:"two words"]},
+            {true, "true"},
+            {Enum, "Enum"},
+            {"1", ~S["1"]},
+            {"a \"quote\"", ~S["a \"quote\""]},
+            {long, ~s["#{String.duplicate("x", 40)}"...]},
+            {<<255, 0>>, "<<255, 0>>"},
+            {<<1::size(3)>>, "a bitstring"},
+            {[1], "a list"},
+            {[], "a list"},
+            {%{}, "a map"},
+            {{1}, "a tuple"},
+            {self(), "a pid"},
+            {make_ref(), "a reference"},
+            {fn -> 1 end, "a function"},
+            {hd(Port.list()), "a port"}
           ] do
         assert Wasmex.Instance.call_function(store, instance, "i32", [term]) ==
                  {:error,
-                  "Cannot convert argument #1 to a WebAssembly i32 value. Given `#{kind}`."}
+                  "Cannot convert argument #1 to a WebAssembly i32 value: " <>
+                    "expected #{takes("i32")}, got: #{shown}"}
       end
     end
 
@@ -359,6 +449,17 @@ defmodule Wasmex.InstanceTest do
   end
 
   describe "call_function/5" do
+    test "an unknown option raises, naming it and the known one" do
+      %{store: store, instance: instance} = instantiate(loop_wat())
+
+      assert_raise ArgumentError,
+                   "unknown keys [:timout] in [timout: 100], the allowed keys are: [:timeout] " <>
+                     "(did you mean :timeout?)",
+                   fn ->
+                     Wasmex.Instance.call_function(store, instance, "count", [1], timout: 100)
+                   end
+    end
+
     test "stops an endless loop at its timeout, and the store stays usable" do
       %{store: store, instance: instance} = instantiate(loop_wat())
       started = System.monotonic_time(:millisecond)
@@ -413,6 +514,31 @@ defmodule Wasmex.InstanceTest do
 
       assert Wasmex.Instance.memory(store, instance) ==
                {:error, "The WebAssembly module has no exported memory."}
+
+      assert Wasmex.Instance.memory(store, instance, "memory") ==
+               {:error,
+                "The WebAssembly module has no exported memory `memory`: " <>
+                  "the module exports no memories"}
+    end
+
+    test "by name, report the memories there are" do
+      %{store: store, instance: instance} = instantiate(~S[(module (memory (export "memory") 1))])
+
+      assert Wasmex.Instance.memory(store, instance, "mem") ==
+               {:error,
+                "The WebAssembly module has no exported memory `mem`: " <>
+                  "the module exports the memory `memory`"}
+
+      wat = "(module #{for n <- 1..12, do: ~s[(memory (export "m#{n}") 0)]})"
+      {:ok, store} = Wasmex.Store.new()
+      {:ok, module} = Wasmex.Module.compile(store, wat)
+      {:ok, instance} = Wasmex.Instance.new(store, module, %{})
+
+      assert Wasmex.Instance.memory(store, instance, "memory") ==
+               {:error,
+                "The WebAssembly module has no exported memory `memory`: the module exports " <>
+                  "the memories `m1`, `m10`, `m11`, `m12`, `m2`, `m3`, `m4`, `m5`, `m6`, `m7` " <>
+                  "and 2 more"}
     end
   end
 
@@ -430,7 +556,16 @@ defmodule Wasmex.InstanceTest do
       assert_in_delta pi32, 3.14, 0.000001
       assert get.("bad_pi_64") == {:ok, 3.14}
       assert get.("vector") == {:ok, 2 * 2 ** 64 + 1}
-      assert get.("nope") == {:error, "exported global `nope` not found"}
+
+      assert get.("nope") ==
+               {:error,
+                "exported global `nope` not found: the module exports the globals " <>
+                  "`bad_pi_32`, `bad_pi_64`, `count_32`, `count_64`, `meaning_of_life` and `vector`"}
+
+      %{store: store, instance: instance} = instantiate(~S[(module (func (export "f")))])
+
+      assert Wasmex.Instance.get_global_value(store, instance, "nope") ==
+               {:error, "exported global `nope` not found: the module exports no globals"}
     end
 
     test "a reference global is not read, as in Wasmex" do
@@ -468,13 +603,20 @@ defmodule Wasmex.InstanceTest do
       assert set.("meaning_of_life", 1) ==
                {:error, "Could not set global: immutable global cannot be set"}
 
-      assert set.("unknown_global", 1) == {:error, "exported global `unknown_global` not found"}
+      assert {:error, "exported global `unknown_global` not found: the module exports " <> _} =
+               set.("unknown_global", 1)
 
-      assert set.("count_32", :one) ==
-               {:error, "Cannot convert to a WebAssembly i32 value. Given `Atom`."}
+      error = fn type, given ->
+        {:error,
+         "Cannot convert to a WebAssembly #{type} value: expected #{takes(type)}, got: #{given}"}
+      end
 
-      assert set.("count_32", 2 ** 31) == {:error, "Cannot convert to a WebAssembly i32 value."}
-      assert set.("bad_pi_64", 1) == {:error, "Cannot convert to a WebAssembly f64 value."}
+      assert set.("count_32", :one) == error.("i32", ":one")
+      assert set.("count_32", 2 ** 31) == error.("i32", "2147483648")
+      assert set.("count_64", 2 ** 63) == error.("i64", "9223372036854775808")
+      assert set.("bad_pi_32", 1.0e39) == error.("f32", "1.0e39")
+      assert set.("bad_pi_64", 1) == error.("f64", "1")
+      assert set.("vector", -1) == error.("v128", "-1")
       assert Wasmex.Instance.get_global_value(store, instance, "count_32") == {:ok, -32}
     end
 
@@ -488,6 +630,17 @@ defmodule Wasmex.InstanceTest do
                {:error, "instance does not belong to this store"}
     end
   end
+
+  # What a message says a value type takes.
+  defp takes("i32"), do: "an integer in -2147483648..2147483647"
+  defp takes("i64"), do: "an integer in -9223372036854775808..9223372036854775807"
+
+  defp takes("f32"),
+    do:
+      "a float in -3.4028234663852886e38..3.4028234663852886e38, :nan, :infinity or :neg_infinity"
+
+  defp takes("f64"), do: "a float, :nan, :infinity or :neg_infinity"
+  defp takes("v128"), do: "an integer in 0..340282366920938463463374607431768211455"
 end
 
 defmodule Wasmex.InstanceAsyncTest do

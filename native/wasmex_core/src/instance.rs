@@ -3,15 +3,16 @@
 
 use crate::{
     engine::Engine,
+    error::{ExportKind, Exports},
     imports::{self, ImportSpec},
     module::Module,
     store::Store,
-    value::{self, Input},
+    value::{self, extern_type_text, Input},
     Error,
 };
 use wasmi::{
     errors::{ErrorKind, InstantiationError, LinkerError},
-    Func, Instance, Linker, Memory, Val,
+    Extern, ExternType, Func, Instance, Linker, Memory, Val,
 };
 
 /// An instance, of the same store, whose exports a module's imports from `name` find.
@@ -94,32 +95,106 @@ fn instantiate_one(
                 )),
                 None => Error::from(error),
             },
-            _ => import_error(error),
+            _ => import_error(store, error),
         })
 }
 
-/// Words import errors as Wasmex does; wasmi resolves imports in order, reporting missing
-/// definitions before it compares signatures.
-fn import_error(error: wasmi::Error) -> Error {
-    let name = match error.kind() {
+/// Words import errors as Wasmex does, adding the two types of a mismatch; wasmi resolves
+/// imports in order, reporting missing definitions before it compares signatures.
+fn import_error(store: &Store, error: wasmi::Error) -> Error {
+    use InstantiationError as E;
+    let (name, expected, given) = match error.kind() {
         ErrorKind::Linker(LinkerError::MissingDefinition { name, .. }) => {
             return Error::UnknownImport(name.module().into(), name.name().into())
         }
-        ErrorKind::Linker(LinkerError::InvalidTypeDefinition { name, .. }) => name,
-        ErrorKind::Instantiation(
-            InstantiationError::ImportTypeMismatch { name, .. }
-            | InstantiationError::FuncTypeMismatch { name, .. }
-            | InstantiationError::GlobalTypeMismatch { name, .. }
-            | InstantiationError::TableTypeMismatch { name, .. }
-            | InstantiationError::MemoryTypeMismatch { name, .. },
-        ) => name,
+        ErrorKind::Linker(LinkerError::InvalidTypeDefinition {
+            name,
+            expected,
+            found,
+        }) => (name, expected.clone(), found.clone()),
+        ErrorKind::Instantiation(E::ImportTypeMismatch {
+            name,
+            expected,
+            actual,
+        }) => (name, expected.clone(), actual.ty(store.wasmi())),
+        ErrorKind::Instantiation(E::FuncTypeMismatch {
+            name,
+            expected,
+            actual,
+        }) => (
+            name,
+            ExternType::from(expected.clone()),
+            ExternType::from(actual.clone()),
+        ),
+        ErrorKind::Instantiation(E::GlobalTypeMismatch {
+            name,
+            expected,
+            actual,
+        }) => (name, ExternType::from(*expected), ExternType::from(*actual)),
+        ErrorKind::Instantiation(E::TableTypeMismatch {
+            name,
+            expected,
+            actual,
+        }) => (name, ExternType::from(*expected), ExternType::from(*actual)),
+        ErrorKind::Instantiation(E::MemoryTypeMismatch {
+            name,
+            expected,
+            actual,
+        }) => (name, ExternType::from(*expected), ExternType::from(*actual)),
         _ => return Error::from(error),
     };
-    Error::IncompatibleImport(name.module().into(), name.name().into())
+    Error::IncompatibleImport {
+        module: name.module().into(),
+        name: name.name().into(),
+        expected: extern_type_text(&expected),
+        given: extern_type_text(&given),
+    }
 }
 
-/// The exported function `name` of `instance`, the hidden start export included: lookups
-/// for users check [`Module::is_visible`] first.
+/// The exports of `kind` that `instance` has, those `visible` to users, for the message
+/// about one it lacks.
+fn exports(
+    store: &Store,
+    instance: Instance,
+    kind: ExportKind,
+    visible: &dyn Fn(&str) -> bool,
+) -> Exports {
+    let names = instance
+        .exports(store.wasmi())
+        .filter(|export| visible(export.name()))
+        .filter(|export| {
+            matches!(
+                (kind, export.clone().into_extern()),
+                (ExportKind::Function, Extern::Func(_))
+                    | (ExportKind::Global, Extern::Global(_))
+                    | (ExportKind::Memory, Extern::Memory(_))
+            )
+        })
+        .map(|export| export.name());
+    Exports::new(kind, names)
+}
+
+fn missing_function(
+    store: &Store,
+    instance: Instance,
+    name: &str,
+    visible: &dyn Fn(&str) -> bool,
+) -> Error {
+    Error::MissingFunction {
+        name: name.into(),
+        exports: exports(store, instance, ExportKind::Function, visible),
+    }
+}
+
+fn missing_global(store: &Store, instance: Instance, name: &str) -> Error {
+    Error::MissingGlobal {
+        name: name.into(),
+        exports: exports(store, instance, ExportKind::Global, &|_| true),
+    }
+}
+
+/// The exported function `name` of `instance`, the hidden start export included (users
+/// look functions up with [`exported_func`]).
 ///
 /// # Errors
 ///
@@ -127,7 +202,27 @@ fn import_error(error: wasmi::Error) -> Error {
 pub fn func(store: &Store, instance: Instance, name: &str) -> Result<Func, Error> {
     instance
         .get_func(store.wasmi(), name)
-        .ok_or_else(|| Error::MissingFunction(name.into()))
+        .ok_or_else(|| missing_function(store, instance, name, &|_| true))
+}
+
+/// The exported function `name` of `instance` of `module`, as users see the exports:
+/// the hidden start export is not one ([`Module::is_visible`]).
+///
+/// # Errors
+///
+/// [`Error::MissingFunction`], naming the functions users see, when there is no such
+/// function export.
+pub fn exported_func(
+    store: &Store,
+    instance: Instance,
+    module: &Module,
+    name: &str,
+) -> Result<Func, Error> {
+    let visible = |name: &str| module.is_visible(name);
+    instance
+        .get_func(store.wasmi(), name)
+        .filter(|_| visible(name))
+        .ok_or_else(|| missing_function(store, instance, name, &visible))
 }
 
 /// The start function of `instance` of `module`, moved to [`Module::start_export`] at
@@ -148,15 +243,23 @@ fn start_func(store: &Store, instance: Instance, module: &Module) -> Result<Opti
 ///
 /// # Errors
 ///
-/// [`Error::NoMemory`] when there is no such memory export.
+/// [`Error::NoMemory`] when there is no memory export, [`Error::MissingMemory`] when
+/// there is none called `name`.
 pub fn memory(store: &Store, instance: Instance, name: Option<&str>) -> Result<Memory, Error> {
-    let memory = match name {
-        Some(name) => instance.get_memory(store.wasmi(), name),
+    match name {
+        Some(name) => {
+            instance
+                .get_memory(store.wasmi(), name)
+                .ok_or_else(|| Error::MissingMemory {
+                    name: name.into(),
+                    exports: exports(store, instance, ExportKind::Memory, &|_| true),
+                })
+        }
         None => instance
             .exports(store.wasmi())
-            .find_map(|export| export.into_memory()),
-    };
-    memory.ok_or(Error::NoMemory)
+            .find_map(|export| export.into_memory())
+            .ok_or(Error::NoMemory),
+    }
 }
 
 /// The value of the exported global `name`.
@@ -168,7 +271,7 @@ pub fn memory(store: &Store, instance: Instance, name: Option<&str>) -> Result<M
 pub fn global_value(store: &Store, instance: Instance, name: &str) -> Result<Val, Error> {
     let global = instance
         .get_global(store.wasmi(), name)
-        .ok_or_else(|| Error::MissingGlobal(name.into()))?;
+        .ok_or_else(|| missing_global(store, instance, name))?;
     // Wasmex compat: a reference global is not read (Wasmex returns the same errors).
     match global.get(store.wasmi()) {
         Val::FuncRef(_) => Err(Error::ReferenceGlobal("func")),
@@ -191,7 +294,7 @@ pub fn set_global_value(
 ) -> Result<(), Error> {
     let global = instance
         .get_global(store.wasmi(), name)
-        .ok_or_else(|| Error::MissingGlobal(name.into()))?;
+        .ok_or_else(|| missing_global(store, instance, name))?;
     let ty = global.ty(store.wasmi());
     if ty.mutability().is_const() {
         return Err(Error::ImmutableGlobal);

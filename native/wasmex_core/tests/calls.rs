@@ -172,7 +172,7 @@ fn host_results_of_the_wrong_type_or_number_fail_the_call() {
     assert_eq!(
         error.to_string(),
         "the elixir callback threw an exception: could not convert callback result #1 to a \
-         WebAssembly i32 value."
+         WebAssembly i32 value: expected an integer in -2147483648..2147483647, got: 1.0"
     );
     let call = host_call(guest.store.call(func, [Input::Int(1)].into_iter()));
     let error = call

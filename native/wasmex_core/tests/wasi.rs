@@ -74,7 +74,7 @@ fn call(
     args: &[Input],
 ) -> Result<Step, Error> {
     let func = instance::func(store, instance, name)?;
-    store.call(func, args.iter().copied())
+    store.call(func, args.iter().cloned())
 }
 
 fn done(step: Result<Step, Error>) -> Vec<Val> {

@@ -43,10 +43,7 @@ impl InstanceResource {
     /// The exported function `name`, as users see the exports (the hidden start export is
     /// not one).
     pub(crate) fn func(&self, store: &Store, name: &str) -> Result<Func, Error> {
-        if !self.module.is_visible(name) {
-            return Err(Error::MissingFunction(name.into()));
-        }
-        instance::func(store, self.instance, name)
+        instance::exported_func(store, self.instance, &self.module, name)
     }
 }
 

@@ -40,4 +40,11 @@ mod value;
 mod wasi;
 mod wat;
 
-rustler::init!("Elixir.Wasmex.Native");
+/// Takes the wording of messages from the load info of `Wasmex.Native`: `true` when
+/// wasmex_interp is compiled in Wasmex compatibility mode (`wasmex_core::error`).
+fn load(_env: rustler::Env, load_info: rustler::Term) -> bool {
+    wasmex_core::error::use_wasmex_wording(load_info.decode().unwrap_or(false));
+    true
+}
+
+rustler::init!("Elixir.Wasmex.Native", load = load);

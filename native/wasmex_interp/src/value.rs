@@ -8,6 +8,7 @@ use wasmi::{Val, ValType};
 
 /// Reads any term as an [`Input`]; never fails (unfit terms are judged later).
 pub(crate) fn input(term: Term) -> Input {
+    let other = |kind, shown: &str| Input::Other(kind, shown.into());
     match term.get_type() {
         TermType::Integer => integer(term),
         TermType::Float => term.decode::<f64>().map_or(Input::BigInt, Input::Float),
@@ -19,17 +20,60 @@ pub(crate) fn input(term: Term) -> Input {
             } else if term == atoms::neg_infinity().to_term(term.get_env()) {
                 Input::NegInfinity
             } else {
-                Input::Other(TermKind::Atom)
+                Input::Other(TermKind::Atom, atom_text(term).into())
             }
         }
-        TermType::Binary => Input::Other(TermKind::Binary),
-        TermType::List => Input::Other(TermKind::List),
-        TermType::Map => Input::Other(TermKind::Map),
-        TermType::Tuple => Input::Other(TermKind::Tuple),
-        TermType::Pid => Input::Other(TermKind::Pid),
-        TermType::Ref => Input::Other(TermKind::Ref),
-        TermType::Fun => Input::Other(TermKind::Fun),
-        TermType::Port | TermType::Unknown => Input::Other(TermKind::Port),
+        TermType::Binary => Input::Other(TermKind::Binary, binary_text(term).into()),
+        TermType::List => other(TermKind::List, "a list"),
+        TermType::Map => other(TermKind::Map, "a map"),
+        TermType::Tuple => other(TermKind::Tuple, "a tuple"),
+        TermType::Pid => other(TermKind::Pid, "a pid"),
+        TermType::Ref => other(TermKind::Ref, "a reference"),
+        TermType::Fun => other(TermKind::Fun, "a function"),
+        TermType::Port | TermType::Unknown => other(TermKind::Port, "a port"),
+    }
+}
+
+/// An atom as Elixir writes it: `nil`, `:ok`, `:"with space"`, `MyModule`.
+fn atom_text(term: Term) -> String {
+    let Ok(name) = term.atom_to_string() else {
+        return "an atom".into();
+    };
+    if let Some(module) = name.strip_prefix("Elixir.") {
+        return module.into();
+    }
+    let plain = name.chars().enumerate().all(|(i, c)| {
+        c == '_' || c.is_ascii_lowercase() || (i > 0 && (c.is_ascii_alphanumeric() || c == '@'))
+    });
+    match name.as_str() {
+        "nil" | "true" | "false" => name,
+        _ if plain && !name.is_empty() => format!(":{name}"),
+        _ => format!(":{name:?}"),
+    }
+}
+
+/// A binary as Elixir writes it, cut short: `"abc"`, or `<<255, 0, ...>>` when it is not
+/// printable text.
+fn binary_text(term: Term) -> String {
+    const SHOWN: usize = 40;
+    let Ok(binary) = term.decode::<rustler::Binary>() else {
+        return "a bitstring".into();
+    };
+    match std::str::from_utf8(&binary) {
+        Ok(text) if !text.chars().any(char::is_control) => {
+            let shown: String = text.chars().take(SHOWN).collect();
+            let cut = if shown.len() < text.len() { "..." } else { "" };
+            format!("{shown:?}{cut}")
+        }
+        _ => {
+            let bytes: Vec<String> = binary.iter().take(SHOWN / 4).map(u8::to_string).collect();
+            let cut = if binary.len() > SHOWN / 4 {
+                ", ..."
+            } else {
+                ""
+            };
+            format!("<<{}{cut}>>", bytes.join(", "))
+        }
     }
 }
 

@@ -53,7 +53,7 @@ pub fn run(
 ) -> Result<Ran, Error> {
     let before = store.fuel().ok();
     let func = instance::func(store, instance, name)?;
-    let mut step = store.call(func, args.iter().copied())?;
+    let mut step = store.call(func, args.iter().cloned())?;
     let mut invocations = 1;
     loop {
         if invocations > max_invocations {
