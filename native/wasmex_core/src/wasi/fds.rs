@@ -159,6 +159,16 @@ pub(super) enum Fault {
     Trap(wasmi::Error),
 }
 
+impl Fault {
+    /// What a host function returns for this fault: the errno, or the trap.
+    pub(super) fn answer(self) -> Result<i32, wasmi::Error> {
+        match self {
+            Self::Errno(code) => Ok(code),
+            Self::Trap(trap) => Err(trap),
+        }
+    }
+}
+
 impl From<wasmi_wasi::wasi_common::Error> for Fault {
     fn from(error: wasmi_wasi::wasi_common::Error) -> Self {
         match error.downcast() {
@@ -307,8 +317,7 @@ fn fd_fdstat_set_rights(
     let (base, inheriting) = (base as u64, inheriting as u64);
     let (_, has_base, has_inheriting) = match fdstat(state, fd) {
         Ok(stat) => stat,
-        Err(Fault::Errno(code)) => return Ok(code),
-        Err(Fault::Trap(trap)) => return Err(trap),
+        Err(fault) => return fault.answer(),
     };
     if base & !has_base != 0 || inheriting & !has_inheriting != 0 {
         return Ok(errno(Errno::Notcapable));
@@ -327,8 +336,7 @@ fn on_socket(
     match fdstat(caller.data_mut().wasi_state(), fd as u32) {
         Ok((Filetype::SocketDgram | Filetype::SocketStream, ..)) => {}
         Ok(_) => return Ok(errno(Errno::Notsock)),
-        Err(Fault::Errno(code)) => return Ok(code),
-        Err(Fault::Trap(trap)) => return Err(trap),
+        Err(fault) => return fault.answer(),
     }
     let memory = guest::memory(&caller)?;
     call(&mut caller, memory)

@@ -262,8 +262,7 @@ impl Work for Ready {
                 Some(ready) => *ready,
                 None => match readiness(state, fd, kind) {
                     Ok(ready) => *known.entry((fd, kind)).or_insert(ready),
-                    Err(Fault::Errno(code)) => return Ok(Some(Done::errno(code))),
-                    Err(Fault::Trap(trap)) => return Err(trap),
+                    Err(fault) => return fault.answer().map(|code| Some(Done::errno(code))),
                 },
             };
             list.push(Event {
