@@ -19,7 +19,7 @@
 use super::deterministic::SharedInodes;
 use super::fuel::cost;
 use super::guest::{self, finish, read_u32, ready, write_u32, SUCCESS};
-use super::work::{self, Done, Work};
+use super::work::{self, Done, Outcome, Work};
 use crate::store::Host;
 use async_trait::async_trait;
 use cap_fs_ext::{DirEntryExt, DirExt, MetadataExt, OpenOptionsMaybeDirExt, OpenOptionsSyncExt};
@@ -86,79 +86,6 @@ impl Dir {
             shared,
             listing: Mutex::new(None),
         }
-    }
-
-    /// Opens `path` without ever waiting; see the module documentation.
-    fn open(
-        &self,
-        follow: bool,
-        path: &str,
-        oflags: OFlags,
-        read: bool,
-        write: bool,
-        fdflags: FdFlags,
-    ) -> Result<OpenResult, Error> {
-        use cap_fs_ext::{FollowSymlinks, OpenOptionsFollowExt};
-
-        if fdflags.intersects(FdFlags::DSYNC | FdFlags::SYNC | FdFlags::RSYNC) {
-            return Err(Error::not_supported().context("SYNC family of FdFlags"));
-        }
-        if oflags.contains(OFlags::DIRECTORY)
-            && oflags.intersects(OFlags::CREATE | OFlags::EXCLUSIVE | OFlags::TRUNCATE)
-        {
-            return Err(Error::invalid_argument().context("directory oflags"));
-        }
-        // Refused before opening, so that a special file is not even opened (a device's
-        // open can have effects); the opened file is checked again below, in case the
-        // path changed in between.
-        if let Ok(metadata) = self.metadata(path, follow) {
-            refuse_special(&metadata.file_type())?;
-        }
-
-        let mut options = fs::OpenOptions::new();
-        options.maybe_dir(true).nonblock(true);
-        // Without either right, open for reading so that the OS lets us open the file;
-        // wasi-common refuses reads without the read right before they get here.
-        options
-            .read(read || !write)
-            .write(write || oflags.contains(OFlags::CREATE));
-        if oflags.contains(OFlags::CREATE | OFlags::EXCLUSIVE) {
-            options.create_new(true);
-        } else if oflags.contains(OFlags::CREATE) {
-            options.create(true);
-        }
-        let append = fdflags.contains(FdFlags::APPEND);
-        // Rust refuses truncate with append; truncating right after opening is the same.
-        let truncate_after = append && oflags.contains(OFlags::TRUNCATE);
-        options
-            .append(append)
-            .truncate(oflags.contains(OFlags::TRUNCATE) && !truncate_after)
-            .follow(if follow {
-                FollowSymlinks::Yes
-            } else {
-                FollowSymlinks::No
-            });
-
-        let file = self.dir.open_with(Path::new(path), &options)?;
-        let file_type = file.metadata()?.file_type();
-        if file_type.is_dir() {
-            let dir = fs::Dir::from_std_file(file.into_std());
-            return Ok(OpenResult::Dir(Box::new(Dir::new(
-                dir,
-                self.shared.clone(),
-            ))));
-        }
-        if oflags.contains(OFlags::DIRECTORY) {
-            return Err(Error::not_dir().context("expected directory but got file"));
-        }
-        refuse_special(&file_type)?;
-        if truncate_after {
-            file.set_len(0)?;
-        }
-        let mut file = File::from_cap_std(file);
-        // Exactly the flags the guest asked for: `O_NONBLOCK` goes unless it is one.
-        super::guest::ready(file.set_fdflags(fdflags)).unwrap_or_else(|| Err(Error::io()))?;
-        Ok(OpenResult::File(Box::new(file)))
     }
 
     /// The entries of the directory, `.` and `..` first, each with the cookie of the next.
@@ -246,6 +173,7 @@ impl WasiDir for Dir {
         self
     }
 
+    /// Opens `path` without ever waiting; see the module documentation.
     async fn open_file(
         &self,
         follow: bool,
@@ -255,7 +183,67 @@ impl WasiDir for Dir {
         write: bool,
         fdflags: FdFlags,
     ) -> Result<OpenResult, Error> {
-        self.open(follow, path, oflags, read, write, fdflags)
+        use cap_fs_ext::{FollowSymlinks, OpenOptionsFollowExt};
+
+        if fdflags.intersects(FdFlags::DSYNC | FdFlags::SYNC | FdFlags::RSYNC) {
+            return Err(Error::not_supported().context("SYNC family of FdFlags"));
+        }
+        if oflags.contains(OFlags::DIRECTORY)
+            && oflags.intersects(OFlags::CREATE | OFlags::EXCLUSIVE | OFlags::TRUNCATE)
+        {
+            return Err(Error::invalid_argument().context("directory oflags"));
+        }
+        // Refused before opening, so that a special file is not even opened (a device's
+        // open can have effects); the opened file is checked again below, in case the
+        // path changed in between.
+        if let Ok(metadata) = self.metadata(path, follow) {
+            refuse_special(&metadata.file_type())?;
+        }
+
+        let mut options = fs::OpenOptions::new();
+        options.maybe_dir(true).nonblock(true);
+        // Without either right, open for reading so that the OS lets us open the file;
+        // wasi-common refuses reads without the read right before they get here.
+        options
+            .read(read || !write)
+            .write(write || oflags.contains(OFlags::CREATE));
+        if oflags.contains(OFlags::CREATE | OFlags::EXCLUSIVE) {
+            options.create_new(true);
+        } else if oflags.contains(OFlags::CREATE) {
+            options.create(true);
+        }
+        let append = fdflags.contains(FdFlags::APPEND);
+        // Rust refuses truncate with append; truncating right after opening is the same.
+        let truncate_after = append && oflags.contains(OFlags::TRUNCATE);
+        options
+            .append(append)
+            .truncate(oflags.contains(OFlags::TRUNCATE) && !truncate_after)
+            .follow(if follow {
+                FollowSymlinks::Yes
+            } else {
+                FollowSymlinks::No
+            });
+
+        let file = self.dir.open_with(Path::new(path), &options)?;
+        let file_type = file.metadata()?.file_type();
+        if file_type.is_dir() {
+            let dir = fs::Dir::from_std_file(file.into_std());
+            return Ok(OpenResult::Dir(Box::new(Dir::new(
+                dir,
+                self.shared.clone(),
+            ))));
+        }
+        if oflags.contains(OFlags::DIRECTORY) {
+            return Err(Error::not_dir().context("expected directory but got file"));
+        }
+        refuse_special(&file_type)?;
+        if truncate_after {
+            file.set_len(0)?;
+        }
+        let mut file = File::from_cap_std(file);
+        // Exactly the flags the guest asked for: `O_NONBLOCK` goes unless it is one.
+        super::guest::ready(file.set_fdflags(fdflags)).unwrap_or_else(|| Err(Error::io()))?;
+        Ok(OpenResult::File(Box::new(file)))
     }
 
     async fn create_dir(&self, path: &str) -> Result<(), Error> {
@@ -311,28 +299,19 @@ impl WasiDir for Dir {
         Ok(Self::filestat(&self.metadata(path, follow)?))
     }
 
-    async fn rename(
-        &self,
-        path: &str,
-        dest_dir: &dyn WasiDir,
-        dest_path: &str,
-    ) -> Result<(), Error> {
-        let dest_dir = Self::downcast(dest_dir)?;
-        self.dir
-            .rename(Path::new(path), &dest_dir.dir, Path::new(dest_path))?;
-        Ok(())
+    async fn rename(&self, path: &str, to_dir: &dyn WasiDir, to_path: &str) -> Result<(), Error> {
+        let to_dir = &Self::downcast(to_dir)?.dir;
+        Ok(self.dir.rename(path, to_dir, to_path)?)
     }
 
     async fn hard_link(
         &self,
         path: &str,
-        target_dir: &dyn WasiDir,
-        target_path: &str,
+        to_dir: &dyn WasiDir,
+        to_path: &str,
     ) -> Result<(), Error> {
-        let target_dir = Self::downcast(target_dir)?;
-        self.dir
-            .hard_link(Path::new(path), &target_dir.dir, Path::new(target_path))?;
-        Ok(())
+        let to_dir = &Self::downcast(to_dir)?.dir;
+        Ok(self.dir.hard_link(path, to_dir, to_path)?)
     }
 
     async fn set_times(
@@ -403,12 +382,7 @@ struct Readdir {
 
 impl Work for Readdir {
     /// wasi-common's `fd_readdir`; within a slice, `None` when it would read the directory.
-    fn run(
-        &self,
-        data: &mut [u8],
-        host: &mut Host,
-        within_slice: bool,
-    ) -> Result<Option<Done>, wasmi::Error> {
+    fn run(&self, data: &mut [u8], host: &mut Host, within_slice: bool) -> Outcome {
         let state = host.wasi_state();
         state
             .dirs

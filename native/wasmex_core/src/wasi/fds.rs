@@ -17,32 +17,13 @@
 use super::guest::{
     self, delegate, errno, no_memory, offset, read_u32, read_u64, write_u64, SUCCESS,
 };
-use super::{Output, Pipe, WasiState};
+use super::pipe::Stdio;
+use super::WasiState;
 use crate::store::Host;
 use std::collections::{BTreeSet, HashMap};
-use wasmi::{Caller, Linker};
+use wasmi::{Caller, Linker, Memory};
 use wasmi_wasi::wasi_common::snapshots::preview_1::types::{Errno, Fd, Filetype, Rights};
 use wasmi_wasi::wasi_common::snapshots::preview_1::wasi_snapshot_preview1::WasiSnapshotPreview1;
-
-/// A standard stream, wherever the guest moved it.
-#[derive(Debug, Clone)]
-pub(super) enum Stdio {
-    /// Standard input.
-    Input(Option<Pipe>),
-    /// Standard output or error.
-    Output(Output),
-}
-
-impl Stdio {
-    /// Discarded stdio, for a store without WASI.
-    pub(super) fn none() -> [Self; 3] {
-        [
-            Self::Input(None),
-            Self::Output(Output::Discard),
-            Self::Output(Output::Discard),
-        ]
-    }
-}
 
 /// The guest's descriptors.
 #[derive(Debug)]
@@ -176,6 +157,16 @@ fn reported(
 pub(super) enum Fault {
     Errno(i32),
     Trap(wasmi::Error),
+}
+
+impl Fault {
+    /// What a host function returns for this fault: the errno, or the trap.
+    pub(super) fn answer(self) -> Result<i32, wasmi::Error> {
+        match self {
+            Self::Errno(code) => Ok(code),
+            Self::Trap(trap) => Err(trap),
+        }
+    }
 }
 
 impl From<wasmi_wasi::wasi_common::Error> for Fault {
@@ -326,8 +317,7 @@ fn fd_fdstat_set_rights(
     let (base, inheriting) = (base as u64, inheriting as u64);
     let (_, has_base, has_inheriting) = match fdstat(state, fd) {
         Ok(stat) => stat,
-        Err(Fault::Errno(code)) => return Ok(code),
-        Err(Fault::Trap(trap)) => return Err(trap),
+        Err(fault) => return fault.answer(),
     };
     if base & !has_base != 0 || inheriting & !has_inheriting != 0 {
         return Ok(errno(Errno::Notcapable));
@@ -336,28 +326,32 @@ fn fd_fdstat_set_rights(
     Ok(SUCCESS)
 }
 
-/// `ENOTSOCK` when `fd` is open and not a socket; `None` to go on.
-fn not_socket(caller: &mut Caller<'_, Host>, fd: i32) -> Result<Option<i32>, wasmi::Error> {
+/// `call` (wasi-common's function on socket `fd`, with the guest's memory); `ENOTSOCK`
+/// instead when `fd` is open and not a socket.
+fn on_socket(
+    mut caller: Caller<'_, Host>,
+    fd: i32,
+    call: impl FnOnce(&mut Caller<'_, Host>, Memory) -> Result<i32, wasmi::Error>,
+) -> Result<i32, wasmi::Error> {
     match fdstat(caller.data_mut().wasi_state(), fd as u32) {
-        Ok((Filetype::SocketDgram | Filetype::SocketStream, ..)) => Ok(None),
-        Ok(_) => Ok(Some(errno(Errno::Notsock))),
-        Err(Fault::Errno(code)) => Ok(Some(code)),
-        Err(Fault::Trap(trap)) => Err(trap),
+        Ok((Filetype::SocketDgram | Filetype::SocketStream, ..)) => {}
+        Ok(_) => return Ok(errno(Errno::Notsock)),
+        Err(fault) => return fault.answer(),
     }
+    let memory = guest::memory(&caller)?;
+    call(&mut caller, memory)
 }
 
 /// `sock_shutdown(fd, how)`.
-fn sock_shutdown(mut caller: Caller<'_, Host>, fd: i32, how: i32) -> Result<i32, wasmi::Error> {
-    if let Some(code) = not_socket(&mut caller, fd)? {
-        return Ok(code);
-    }
-    let memory = guest::memory(&caller)?;
-    delegate!(&mut caller, memory, sock_shutdown(fd, how))
+fn sock_shutdown(caller: Caller<'_, Host>, fd: i32, how: i32) -> Result<i32, wasmi::Error> {
+    on_socket(caller, fd, |caller, memory| {
+        delegate!(caller, memory, sock_shutdown(fd, how))
+    })
 }
 
 /// `sock_recv(fd, iovs, iovs_len, ri_flags, size_out, roflags_out)`.
 fn sock_recv(
-    mut caller: Caller<'_, Host>,
+    caller: Caller<'_, Host>,
     fd: i32,
     iovs: i32,
     iovs_len: i32,
@@ -365,33 +359,29 @@ fn sock_recv(
     size_out: i32,
     flags_out: i32,
 ) -> Result<i32, wasmi::Error> {
-    if let Some(code) = not_socket(&mut caller, fd)? {
-        return Ok(code);
-    }
-    let memory = guest::memory(&caller)?;
-    delegate!(
-        &mut caller,
-        memory,
-        sock_recv(fd, iovs, iovs_len, flags, size_out, flags_out)
-    )
+    on_socket(caller, fd, |caller, memory| {
+        delegate!(
+            caller,
+            memory,
+            sock_recv(fd, iovs, iovs_len, flags, size_out, flags_out)
+        )
+    })
 }
 
 /// `sock_send(fd, iovs, iovs_len, si_flags, size_out)`.
 fn sock_send(
-    mut caller: Caller<'_, Host>,
+    caller: Caller<'_, Host>,
     fd: i32,
     iovs: i32,
     iovs_len: i32,
     flags: i32,
     size_out: i32,
 ) -> Result<i32, wasmi::Error> {
-    if let Some(code) = not_socket(&mut caller, fd)? {
-        return Ok(code);
-    }
-    let memory = guest::memory(&caller)?;
-    delegate!(
-        &mut caller,
-        memory,
-        sock_send(fd, iovs, iovs_len, flags, size_out)
-    )
+    on_socket(caller, fd, |caller, memory| {
+        delegate!(
+            caller,
+            memory,
+            sock_send(fd, iovs, iovs_len, flags, size_out)
+        )
+    })
 }

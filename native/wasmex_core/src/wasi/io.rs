@@ -18,10 +18,10 @@
 //! write completes. The amount one call writes never depends on when the host took the
 //! buffer, so output and fuel are the same whatever the slicing.
 
-use super::fds::Stdio;
 use super::fuel::{charge, cost};
 use super::guest::{self, errno, finish, iovecs, ready, write_u32, IoVec, Scratch, SUCCESS};
-use super::work::{self, Done, Work};
+use super::pipe::Stdio;
+use super::work::{self, Done, Outcome, Work};
 use super::{Output, Sleep, WasiState};
 use crate::imports::{HostCallMarker, Pending};
 use crate::store::Host;
@@ -45,61 +45,106 @@ pub(super) const INLINE_RANDOM_BYTES: usize = 256 << 10;
 ///
 /// When the linker refuses a definition.
 pub(super) fn add_to_linker(linker: &mut Linker<Host>) -> Result<(), wasmi::Error> {
-    linker.func_wrap(super::MODULE, "fd_write", fd_write)?;
-    linker.func_wrap(super::MODULE, "fd_pwrite", fd_pwrite)?;
-    linker.func_wrap(super::MODULE, "fd_read", fd_read)?;
-    linker.func_wrap(super::MODULE, "fd_pread", fd_pread)?;
+    linker.func_wrap(super::MODULE, "fd_write", fd_transfer::<WRITE>)?;
+    linker.func_wrap(super::MODULE, "fd_pwrite", fd_ptransfer::<WRITE>)?;
+    linker.func_wrap(super::MODULE, "fd_read", fd_transfer::<READ>)?;
+    linker.func_wrap(super::MODULE, "fd_pread", fd_ptransfer::<READ>)?;
     linker.func_wrap(super::MODULE, "random_get", random_get)?;
     linker.func_wrap(super::MODULE, "fd_sync", fd_sync)?;
     linker.func_wrap(super::MODULE, "fd_datasync", fd_datasync)?;
     Ok(())
 }
 
-/// `fd_write(fd, iovs, iovs_len, nwritten_out)`.
-fn fd_write(
+/// The way a transfer goes, as the const parameter of [`fd_transfer`] and
+/// [`fd_ptransfer`]: reads and writes share their entry and their checks.
+const READ: bool = false;
+const WRITE: bool = true;
+
+/// `fd_write` or `fd_read(fd, iovs, iovs_len, count_out)`, at the descriptor's position.
+fn fd_transfer<const WRITING: bool>(
     caller: Caller<'_, Host>,
     fd: i32,
     iovs: i32,
     iovs_len: i32,
-    nwritten: i32,
+    count_out: i32,
 ) -> Result<i32, wasmi::Error> {
-    write(caller, fd, iovs, iovs_len, None, nwritten)
+    transfer::<WRITING>(caller, fd, iovs, iovs_len, None, count_out)
 }
 
-/// `fd_pwrite(fd, iovs, iovs_len, offset, nwritten_out)`.
-fn fd_pwrite(
+/// `fd_pwrite` or `fd_pread(fd, iovs, iovs_len, offset, count_out)`, at `offset`.
+fn fd_ptransfer<const WRITING: bool>(
     caller: Caller<'_, Host>,
     fd: i32,
     iovs: i32,
     iovs_len: i32,
     offset: i64,
-    nwritten: i32,
+    count_out: i32,
 ) -> Result<i32, wasmi::Error> {
-    write(caller, fd, iovs, iovs_len, Some(offset), nwritten)
+    transfer::<WRITING>(caller, fd, iovs, iovs_len, Some(offset), count_out)
 }
 
-fn write(
+/// A read or a write as the guest asked it, its vectors checked.
+struct Request {
+    memory: Memory,
+    fd: i32,
+    iovecs: Vec<IoVec>,
+    offset: Option<i64>,
+    /// Where the byte count goes.
+    count_out: u32,
+}
+
+/// Checks the right and the vectors of a read or write on `fd`, then does it. The
+/// errno for the guest: `ENOTCAPABLE` when the guest dropped the right on `fd`, `EFAULT`
+/// for vectors outside memory.
+fn transfer<const WRITING: bool>(
     mut caller: Caller<'_, Host>,
     fd: i32,
     iovs: i32,
     iovs_len: i32,
     offset: Option<i64>,
-    nwritten: i32,
+    count_out: i32,
 ) -> Result<i32, wasmi::Error> {
     let memory = guest::memory(&caller)?;
     let (data, host) = memory.data_and_store_mut(&mut caller);
-    let state = host.wasi_state();
-    let iovecs = match vectors(data, state, fd, Rights::FD_WRITE, iovs, iovs_len) {
+    let right = if WRITING {
+        Rights::FD_WRITE
+    } else {
+        Rights::FD_READ
+    };
+    if !host.wasi_state().fds.allows(fd as u32, right) {
+        return Ok(errno(Errno::Notcapable));
+    }
+    let iovecs = match iovecs(data, iovs as u32, iovs_len as u32) {
         Ok(iovecs) => iovecs,
         Err(code) => return Ok(code),
     };
-    let scratch = Scratch::gather(data, &iovecs, write_limit(state, fd as u32));
+    let request = Request {
+        memory,
+        fd,
+        iovecs,
+        offset,
+        count_out: count_out as u32,
+    };
+    if WRITING {
+        write(caller, request)
+    } else {
+        read(caller, request)
+    }
+}
+
+/// Gathers the bytes of a write (at most [`MAX_BYTES_PER_CALL`]), charges them, and writes
+/// them; suspends the guest when a stream cannot take them yet.
+fn write(mut caller: Caller<'_, Host>, request: Request) -> Result<i32, wasmi::Error> {
+    let memory = request.memory;
+    let (data, host) = memory.data_and_store_mut(&mut caller);
+    let limit = write_limit(host.wasi_state(), request.fd as u32);
+    let scratch = Scratch::gather(data, &request.iovecs, limit);
     charge(&mut caller, cost(scratch.len()))?;
     let mut write = Write {
-        fd,
-        offset,
+        fd: request.fd,
+        offset: request.offset,
         scratch,
-        nwritten: nwritten as u32,
+        nwritten: request.count_out,
         memory,
     };
     let (data, host) = memory.data_and_store_mut(&mut caller);
@@ -111,26 +156,6 @@ fn write(
             Err(wasmi::Error::host(HostCallMarker))
         }
     }
-}
-
-/// The I/O vectors of a read or write on `fd`.
-///
-/// # Errors
-///
-/// The errno for the guest: `ENOTCAPABLE` when the guest dropped `right` on `fd`,
-/// `EFAULT` for vectors outside memory.
-fn vectors(
-    data: &[u8],
-    state: &WasiState,
-    fd: i32,
-    right: Rights,
-    iovs: i32,
-    iovs_len: i32,
-) -> Result<Vec<IoVec>, i32> {
-    if !state.fds.allows(fd as u32, right) {
-        return Err(errno(Errno::Notcapable));
-    }
-    iovecs(data, iovs as u32, iovs_len as u32)
 }
 
 /// The most bytes one write to `fd` moves: a stream takes at most its capacity at once.
@@ -203,44 +228,18 @@ impl Write {
     }
 }
 
-/// `fd_read(fd, iovs, iovs_len, nread_out)`.
-fn fd_read(
-    caller: Caller<'_, Host>,
-    fd: i32,
-    iovs: i32,
-    iovs_len: i32,
-    nread: i32,
-) -> Result<i32, wasmi::Error> {
-    read(caller, fd, iovs, iovs_len, None, nread)
-}
-
-/// `fd_pread(fd, iovs, iovs_len, offset, nread_out)`.
-fn fd_pread(
-    caller: Caller<'_, Host>,
-    fd: i32,
-    iovs: i32,
-    iovs_len: i32,
-    offset: i64,
-    nread: i32,
-) -> Result<i32, wasmi::Error> {
-    read(caller, fd, iovs, iovs_len, Some(offset), nread)
-}
-
-fn read(
-    mut caller: Caller<'_, Host>,
-    fd: i32,
-    iovs: i32,
-    iovs_len: i32,
-    offset: Option<i64>,
-    nread: i32,
-) -> Result<i32, wasmi::Error> {
-    let memory = guest::memory(&caller)?;
+/// Reads at most [`MAX_BYTES_PER_CALL`] bytes into a scratch buffer, copies them into the
+/// guest's buffers, and charges what was read.
+fn read(mut caller: Caller<'_, Host>, request: Request) -> Result<i32, wasmi::Error> {
+    let Request {
+        memory,
+        fd,
+        iovecs,
+        offset,
+        count_out,
+    } = request;
     let (data, host) = memory.data_and_store_mut(&mut caller);
     let state = host.wasi_state();
-    let iovecs = match vectors(data, state, fd, Rights::FD_READ, iovs, iovs_len) {
-        Ok(iovecs) => iovecs,
-        Err(code) => return Ok(code),
-    };
     // Saturating: on a 32-bit host, a thousand 4 GiB vectors overflow `usize`.
     let wanted = iovecs
         .iter()
@@ -272,7 +271,7 @@ fn read(
     }
     let count = scratch.result() as usize;
     scratch.scatter(data, &iovecs, count);
-    let result = write_u32(data, nread as u32, count as u32)
+    let result = write_u32(data, count_out, count as u32)
         .err()
         .unwrap_or(SUCCESS);
     charge(&mut caller, cost(count))?;
@@ -303,12 +302,7 @@ struct RandomFill {
 }
 
 impl Work for RandomFill {
-    fn run(
-        &self,
-        data: &mut [u8],
-        host: &mut Host,
-        _within_slice: bool,
-    ) -> Result<Option<Done>, wasmi::Error> {
+    fn run(&self, data: &mut [u8], host: &mut Host, _within_slice: bool) -> Outcome {
         let target = match guest::bytes_mut(data, self.at, self.len) {
             Ok(target) => target,
             Err(code) => return Ok(Some(Done::errno(code))),
@@ -380,12 +374,7 @@ struct Sync {
 }
 
 impl Work for Sync {
-    fn run(
-        &self,
-        _data: &mut [u8],
-        host: &mut Host,
-        _within_slice: bool,
-    ) -> Result<Option<Done>, wasmi::Error> {
+    fn run(&self, _data: &mut [u8], host: &mut Host, _within_slice: bool) -> Outcome {
         let ctx = &mut host.wasi_state().ctx;
         let mut memory = guest::no_memory();
         let errno = finish(if self.data_only {

@@ -35,8 +35,8 @@ pub use poll::Sleep;
 use crate::{store::Host, Error};
 use deterministic::Replay;
 use dir::Dir;
-use fds::{Fds, Stdio};
-use pipe::{InputFile, OutputFile};
+use fds::Fds;
+use pipe::Stdio;
 use std::path::PathBuf;
 use wasmi::Linker;
 use wasmi_wasi::{ambient_authority, WasiCtx, WasiCtxBuilder};
@@ -126,9 +126,15 @@ impl WasiState {
         builder
             .envs(&options.env)
             .map_err(|error| Error::Wasi(format!("invalid environment variable: {error}")))?;
-        builder.stdin(Box::new(InputFile::new(options.stdin.clone())));
-        builder.stdout(Box::new(OutputFile::new(options.stdout.clone())));
-        builder.stderr(Box::new(OutputFile::new(options.stderr.clone())));
+        let stdio = [
+            Stdio::Input(options.stdin.clone()),
+            Stdio::Output(options.stdout.clone()),
+            Stdio::Output(options.stderr.clone()),
+        ];
+        let [stdin, stdout, stderr] = stdio.clone();
+        builder.stdin(Box::new(stdin));
+        builder.stdout(Box::new(stdout));
+        builder.stderr(Box::new(stderr));
         let ctx = builder.build();
         let dirs = dir::Shared::new(replay.as_ref().map(Replay::inodes));
         for preopen in &options.preopens {
@@ -144,11 +150,6 @@ impl WasiState {
                     Error::Wasi(format!("could not preopen `{}`: {error}", preopen.guest))
                 })?;
         }
-        let stdio = [
-            Stdio::Input(options.stdin.clone()),
-            Stdio::Output(options.stdout.clone()),
-            Stdio::Output(options.stderr.clone()),
-        ];
         let fds = Fds::new(options.fd_limit, options.preopens.len(), stdio);
         Ok(Self {
             ctx,

@@ -16,7 +16,7 @@ use std::io::{IoSlice, IoSliceMut};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use wasmi_wasi::wasi_common::file::{FdFlags, FileType};
 use wasmi_wasi::wasi_common::snapshots::preview_1::types::Errno;
-use wasmi_wasi::wasi_common::{Error, WasiFile};
+use wasmi_wasi::wasi_common::{Error, ErrorExt, WasiFile};
 
 /// A byte buffer with one read/write position and a capacity, shared by the guest (as
 /// stdin, stdout or stderr) and the host (`Wasmex.Pipe`).
@@ -268,17 +268,33 @@ pub enum Output {
     Stream(Stream),
 }
 
-/// The guest's standard input: a pipe, or nothing (end of input at once).
-pub(super) struct InputFile(Option<Pipe>);
+/// A standard stream, wherever the guest moved it: what wasi-common reads or writes as the
+/// guest's stdin, stdout or stderr, and what this layer looks up by descriptor
+/// ([`super::fds::Fds::stdio`]).
+#[derive(Debug, Clone)]
+pub(super) enum Stdio {
+    /// Standard input: a pipe, or nothing (end of input at once).
+    Input(Option<Pipe>),
+    /// Standard output or error.
+    Output(Output),
+}
 
-impl InputFile {
-    pub(super) fn new(pipe: Option<Pipe>) -> Self {
-        Self(pipe)
+impl Stdio {
+    /// Discarded stdio, for a store without WASI.
+    pub(super) fn none() -> [Self; 3] {
+        [
+            Self::Input(None),
+            Self::Output(Output::Discard),
+            Self::Output(Output::Discard),
+        ]
     }
 }
 
+/// wasi-common opens stdin for reading only and stdout and stderr for writing only, so a
+/// read of an output (or a write to the input) never gets here; it would get wasi-common's
+/// `EBADF`.
 #[async_trait]
-impl WasiFile for InputFile {
+impl WasiFile for Stdio {
     fn as_any(&self) -> &dyn Any {
         self
     }
@@ -287,8 +303,18 @@ impl WasiFile for InputFile {
         Ok(FileType::Pipe)
     }
 
+    async fn get_fdflags(&self) -> Result<FdFlags, Error> {
+        match self {
+            Self::Input(_) => Ok(FdFlags::empty()),
+            Self::Output(_) => Ok(FdFlags::APPEND),
+        }
+    }
+
     async fn read_vectored<'a>(&self, bufs: &mut [IoSliceMut<'a>]) -> Result<u64, Error> {
-        let Some(pipe) = &self.0 else { return Ok(0) };
+        let Self::Input(input) = self else {
+            return Err(Error::badf());
+        };
+        let Some(pipe) = input else { return Ok(0) };
         let mut read = 0;
         for buf in bufs {
             let len = pipe.read_into(buf);
@@ -301,39 +327,21 @@ impl WasiFile for InputFile {
     }
 
     fn num_ready_bytes(&self) -> Result<u64, Error> {
-        Ok(self.0.as_ref().map_or(0, |pipe| pipe.remaining() as u64))
-    }
-}
-
-/// The guest's standard output or error.
-pub(super) struct OutputFile(Output);
-
-impl OutputFile {
-    pub(super) fn new(output: Output) -> Self {
-        Self(output)
-    }
-}
-
-#[async_trait]
-impl WasiFile for OutputFile {
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-
-    async fn get_filetype(&self) -> Result<FileType, Error> {
-        Ok(FileType::Pipe)
-    }
-
-    async fn get_fdflags(&self) -> Result<FdFlags, Error> {
-        Ok(FdFlags::APPEND)
+        match self {
+            Self::Input(pipe) => Ok(pipe.as_ref().map_or(0, |pipe| pipe.remaining() as u64)),
+            Self::Output(_) => Ok(0),
+        }
     }
 
     /// Writes what fits: a short write when part of it does; `ENOSPC` for a pipe with no
     /// room; `EAGAIN` for a stream that cannot take all of it now (the caller waits for
     /// the host to take the stream's contents and tries again).
     async fn write_vectored<'a>(&self, bufs: &[IoSlice<'a>]) -> Result<u64, Error> {
+        let Self::Output(output) = self else {
+            return Err(Error::badf());
+        };
         let len: usize = bufs.iter().map(|buf| buf.len()).sum();
-        match &self.0 {
+        match output {
             Output::Discard => Ok(len as u64),
             Output::Pipe(pipe) => {
                 let mut written = 0;

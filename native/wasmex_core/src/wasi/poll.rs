@@ -15,10 +15,11 @@
 //!   then resumes the call and the events are written. In a deterministic run the wait
 //!   only moves the virtual clock, at once.
 
-use super::fds::{fdstat, Fault, Stdio};
+use super::fds::{fdstat, Fault};
 use super::guest::{self, bytes, errno, read_u32, read_u64, write_u32, SUCCESS};
 use super::io::{Write, MAX_BYTES_PER_CALL};
-use super::work::{self, Done, Work};
+use super::pipe::Stdio;
+use super::work::{self, Done, Outcome, Work};
 use super::{Output, WasiState};
 use crate::imports::{HostCallMarker, Pending};
 use crate::store::Host;
@@ -248,12 +249,7 @@ struct Ready {
 }
 
 impl Work for Ready {
-    fn run(
-        &self,
-        data: &mut [u8],
-        host: &mut Host,
-        _within_slice: bool,
-    ) -> Result<Option<Done>, wasmi::Error> {
+    fn run(&self, data: &mut [u8], host: &mut Host, _within_slice: bool) -> Outcome {
         let state = host.wasi_state();
         // A descriptor asked about twice is as ready the second time.
         let mut known = HashMap::new();
@@ -266,8 +262,7 @@ impl Work for Ready {
                 Some(ready) => *ready,
                 None => match readiness(state, fd, kind) {
                     Ok(ready) => *known.entry((fd, kind)).or_insert(ready),
-                    Err(Fault::Errno(code)) => return Ok(Some(Done::errno(code))),
-                    Err(Fault::Trap(trap)) => return Err(trap),
+                    Err(fault) => return fault.answer().map(|code| Some(Done::errno(code))),
                 },
             };
             list.push(Event {

@@ -37,6 +37,10 @@ impl Done {
     }
 }
 
+/// What [`Work::run`] answers: what the work returns, `None` when work within a slice
+/// finds that it is too big, or a trap.
+pub(super) type Outcome = Result<Option<Done>, wasmi::Error>;
+
 /// A WASI call's work, on the guest's memory and the store's WASI state.
 pub(super) trait Work: fmt::Debug + Send + 'static {
     /// Does the work on `data` (the guest's memory).
@@ -48,12 +52,7 @@ pub(super) trait Work: fmt::Debug + Send + 'static {
     /// # Errors
     ///
     /// A trap (a bug in wasi-common, `proc_exit`).
-    fn run(
-        &self,
-        data: &mut [u8],
-        host: &mut Host,
-        within_slice: bool,
-    ) -> Result<Option<Done>, wasmi::Error>;
+    fn run(&self, data: &mut [u8], host: &mut Host, within_slice: bool) -> Outcome;
 }
 
 /// Runs `work` in the calling slice when `small`, and hands it over otherwise (or when it
