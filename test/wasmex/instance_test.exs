@@ -467,7 +467,9 @@ defmodule Wasmex.InstanceTest do
       assert Wasmex.Instance.call_function(store, instance, "spin", [], timeout: 100) ==
                {:error, "timeout: the call did not finish within 100 ms"}
 
-      assert System.monotonic_time(:millisecond) - started < 200
+      # Stopped at the deadline, not by running out of anything else: the loop is endless.
+      # (A loose bound: on a loaded machine this process itself may wait to run.)
+      assert System.monotonic_time(:millisecond) - started < 1_000
       assert Wasmex.Instance.call_function(store, instance, "count", [10]) == {:ok, [10]}
     end
 
