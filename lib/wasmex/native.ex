@@ -116,6 +116,8 @@ defmodule Wasmex.Native do
   def hook_noop, do: nif_error()
   @doc false
   defnif(hook_set_slice(store, fuel))
+  @doc false
+  defnif(hook_call_raw(store, instance, name, params))
 
   # instance.rs
   defnif(instance_new(store, module, imports, links), twin: true)

@@ -1,8 +1,11 @@
 //! Test and bench hooks: NIFs that are no part of the API. `Wasmex.Native` keeps them in
 //! a section of their own, and no public module calls them.
 
-use crate::{atoms, reply, store::StoreResource};
-use rustler::{Env, ResourceArc, Term};
+use crate::{atoms, instance::InstanceResource, reply, store::StoreResource, value};
+use rustler::{Encoder, Env, NifResult, ResourceArc, Term};
+use std::time::Instant;
+use wasmex_core::{error::catch_panic, instance, Error};
+use wasmi::Val;
 
 /// Does nothing: the floor the call benchmarks compare against (an empty NIF call).
 #[rustler::nif(name = "hook_noop")]
@@ -18,4 +21,57 @@ fn set_slice(env: Env, store: ResourceArc<StoreResource>, fuel: Option<u64>) -> 
         Ok(())
     });
     reply::done(env, answer)
+}
+
+/// Calls `name` of `instance` with plain wasmi: the same store, the same compiled module,
+/// the same engine (fuel metering on), but wasmi's own `Func::call` with all the user's
+/// fuel (`u64::MAX` when the store does not meter fuel) in one go: no slices, no time
+/// budget, no resumes. The baseline the compute benchmark (W3) alternates with the API
+/// path in one process. Runs on a dirty CPU scheduler, as it runs as long as the guest.
+///
+/// Answers `{:ok, {results, nanoseconds, fuel}}`: the wall time of `Func::call` alone and
+/// the fuel it used (charged to the user's fuel, as the API path charges it). For guests
+/// without Elixir imports: a guest that calls one fails with the import's error.
+#[rustler::nif(name = "hook_call_raw_nif", schedule = "DirtyCpu")]
+fn call_raw<'a>(
+    env: Env<'a>,
+    store: ResourceArc<StoreResource>,
+    instance: ResourceArc<InstanceResource>,
+    name: &str,
+    params: Term<'a>,
+) -> NifResult<Term<'a>> {
+    let inputs = value::inputs(params)?;
+    let answer =
+        StoreResource::with_handle(&store, env, (instance.store_id, "instance"), |store| {
+            let func = instance::func(store, instance.instance, name)?;
+            let ty = func.ty(store.wasmi());
+            let params = wasmex_core::value::to_vals(inputs.into_iter(), ty.params())?;
+            let mut results: Vec<Val> = ty
+                .results()
+                .iter()
+                .copied()
+                .map(Val::default_for_ty)
+                .collect();
+            let fuel = store.fuel().ok();
+            let total = fuel.unwrap_or(u64::MAX);
+            let wasmi = store.wasmi_mut();
+            wasmi.set_fuel(total).map_err(Error::from)?;
+            let started = Instant::now();
+            let called = catch_panic(|| {
+                func.call(&mut *wasmi, &params, &mut results)
+                    .map_err(Error::from)
+            });
+            let nanos = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+            let used = total - wasmi.get_fuel().unwrap_or(0);
+            if let Some(fuel) = fuel {
+                store.set_fuel(fuel - used)?;
+            }
+            called.map(|()| (results, nanos, used))
+        });
+    Ok(match answer {
+        Ok((results, nanos, used)) => {
+            (atoms::ok(), (value::encode_all(env, &results), nanos, used)).encode(env)
+        }
+        Err(refusal) => refusal.encode(env),
+    })
 }
