@@ -25,47 +25,15 @@ defmodule Bench do
   end
 
   @doc """
-  `{wall µs, CPU µs, result}` of `fun`: the CPU time is what the BEAM's scheduler threads
-  (normal and dirty CPU) ran meanwhile, from Linux's per-thread scheduler statistics, so
-  that other processes on a busy machine do not count; `nil` where there are none.
+  `{wall µs, CPU µs, result}` of `fun`: the CPU time is what the whole BEAM (every
+  thread) used meanwhile, from the OS's process CPU clock (`nil` where there is none), so
+  that other processes on a busy machine do not count.
   """
   def tc_cpu(fun) do
-    threads = scheduler_threads()
-    cpu0 = cpu_ns(threads)
+    cpu0 = Wasmex.Native.hook_cpu_time()
     {us, result} = :timer.tc(fun)
-    cpu1 = cpu_ns(threads)
+    cpu1 = Wasmex.Native.hook_cpu_time()
     {us, cpu1 && (cpu1 - cpu0) / 1000, result}
-  end
-
-  # /proc/self/task/<tid>/schedstat of the threads named `N_scheduler` and `N_dirty_cpu_s..`.
-  defp scheduler_threads do
-    with nil <- Process.get(:bench_scheduler_threads) do
-      threads =
-        case File.ls("/proc/self/task") do
-          {:ok, tids} ->
-            for tid <- tids,
-                {:ok, name} <- [File.read("/proc/self/task/#{tid}/comm")],
-                name =~ ~r/^\d+_(scheduler|dirty_cpu)/,
-                do: "/proc/self/task/#{tid}/schedstat"
-
-          {:error, _} ->
-            []
-        end
-
-      Process.put(:bench_scheduler_threads, threads)
-      threads
-    end
-  end
-
-  defp cpu_ns([]), do: nil
-
-  defp cpu_ns(paths) do
-    Enum.reduce_while(paths, 0, fn path, sum ->
-      case File.read(path) do
-        {:ok, text} -> {:cont, sum + (text |> String.split() |> hd() |> String.to_integer())}
-        {:error, _} -> {:halt, nil}
-      end
-    end)
   end
 
   @doc "Median wall time of `reps` runs of `fun`, in µs, and p99, after warming up for 0.3 s."

@@ -34,10 +34,9 @@ defmodule Bench.Guests do
     value
   end
 
-  # The raw-engine baseline (bench/raw), built once per run.
   # The raw-engine baseline (bench/raw), built once per run. `env` may give it the malloc
   # settings the BEAM runs with (see Bench.W4).
-  def raw(mode, reps, env \\ []) do
+  def raw(mode, reps, env \\ [], field \\ "median_us") do
     {_, 0} =
       System.cmd("cargo", ["build", "--release", "--locked", "-q", "-p", "raw_bench"],
         stderr_to_stdout: true
@@ -48,8 +47,8 @@ defmodule Bench.Guests do
 
     for line <- String.split(out, "\n", trim: true), into: %{} do
       [_, name] = Regex.run(~r/"workload": "(\w+)"/, line)
-      [_, us] = Regex.run(~r/"median_us": ([\d.]+)/, line)
-      {name, String.to_float(us)}
+      [_, value] = Regex.run(~r/"#{field}": (-?[\d.]+)/, line)
+      {name, String.to_float(value)}
     end
   end
 end
@@ -732,42 +731,61 @@ end
 defmodule Bench.W10 do
   @moduledoc false
   # Fuel slicing: the W3 guests with 10,000-fuel slices against one slice for the call,
-  # alternated so that both see the same machine.
+  # alternated so that both see the same machine, in CPU time (`Bench.tc_cpu/1`). Then
+  # what one resume costs (bench/raw `resume`, plain Rust): wasmi's own, and a slice of
+  # wasmex_core's (wasmi's resume, the fuel bookkeeping and the budget's clock).
 
   def run(opts) do
     reps = Keyword.get(opts, :reps, 9)
 
-    for {name, file, setup, {function, args}} <- Bench.W3.workloads() do
-      {store, instance} = Bench.Guests.instance(file)
-      for {f, a} <- setup, do: {:ok, _} = Wasmex.Instance.call_function(store, instance, f, a)
-      {:ok, _} = Wasmex.Instance.call_function(store, instance, function, args)
+    ratios =
+      for {name, file, setup, {function, args}} <- Bench.W3.workloads() do
+        {store, instance} = Bench.Guests.instance(file)
+        for {f, a} <- setup, do: {:ok, _} = Wasmex.Instance.call_function(store, instance, f, a)
+        {:ok, _} = Wasmex.Instance.call_function(store, instance, function, args)
 
-      samples =
-        for _ <- 1..reps, slice <- [1_000_000_000_000, 10_000] do
-          :ok = Wasmex.Native.hook_set_slice(store.resource, slice)
+        samples =
+          for _ <- 1..reps, slice <- [1_000_000_000_000, 10_000] do
+            :ok = Wasmex.Native.hook_set_slice(store.resource, slice)
 
-          {us, {:ok, _}} =
-            :timer.tc(fn -> Wasmex.Instance.call_function(store, instance, function, args) end)
+            {wall, cpu, {:ok, _}} =
+              Bench.tc_cpu(fn ->
+                Wasmex.Instance.call_function(store, instance, function, args)
+              end)
 
-          {slice, us}
+            {slice, cpu || wall}
+          end
+
+        median = fn slice ->
+          samples
+          |> Enum.filter(&(elem(&1, 0) == slice))
+          |> Enum.map(&elem(&1, 1))
+          |> Bench.stats()
+          |> Map.fetch!(:median)
         end
 
-      median = fn slice ->
-        samples
-        |> Enum.filter(&(elem(&1, 0) == slice))
-        |> Enum.map(&elem(&1, 1))
-        |> Bench.stats()
-        |> Map.fetch!(:median)
+        Bench.row(
+          "W10",
+          "#{name}: 10k-fuel slices / one slice",
+          median.(10_000) / median.(1_000_000_000_000),
+          "x",
+          {:le, 1.05}
+        )
       end
 
-      Bench.row(
-        "W10",
-        "#{name}: 10k-fuel slices / one slice",
-        median.(10_000) / median.(1_000_000_000_000),
-        "x",
-        {:le, 1.05}
-      )
-    end
+    resume = Bench.Guests.raw("resume", 15, [], "ns_per_resume")
+
+    ratios ++
+      [
+        Bench.row("W10", "one resume, wasmi alone", resume["wasmi"], "ns", nil),
+        Bench.row(
+          "W10",
+          "one slice through wasmex_core (resume, fuel, clock)",
+          resume["wasmex_core"],
+          "ns",
+          nil
+        )
+      ]
   end
 end
 

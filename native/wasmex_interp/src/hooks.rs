@@ -13,6 +13,22 @@ fn noop() -> rustler::Atom {
     atoms::ok()
 }
 
+/// The CPU time of this OS process in ns, all its threads (exact, unlike the per-thread
+/// figures in `/proc`, which move in scheduler ticks); `nil` where there is no such clock.
+/// W3 takes it around each run: on a machine shared with other work, wall time mostly
+/// measures who else ran.
+#[rustler::nif(name = "hook_cpu_time")]
+fn cpu_time() -> Option<u64> {
+    #[cfg(unix)]
+    {
+        let now = rustix::time::clock_gettime(rustix::time::ClockId::ProcessCPUTime);
+        let nanos = i128::from(now.tv_sec) * 1_000_000_000 + i128::from(now.tv_nsec);
+        u64::try_from(nanos).ok()
+    }
+    #[cfg(not(unix))]
+    None
+}
+
 /// Forces the fuel of every slice (for tests and benchmarks of slicing); `nil` calibrates.
 #[rustler::nif(name = "hook_set_slice_nif")]
 fn set_slice(env: Env, store: ResourceArc<StoreResource>, fuel: Option<u64>) -> Term {
