@@ -24,6 +24,18 @@ defmodule Bench do
     loop(fun, n - 1)
   end
 
+  @doc """
+  `{wall µs, CPU µs, result}` of `fun`: the CPU time is what the whole BEAM (every
+  thread) used meanwhile, from the OS's process CPU clock (`nil` where there is none), so
+  that other processes on a busy machine do not count.
+  """
+  def tc_cpu(fun) do
+    cpu0 = Wasmex.Native.hook_cpu_time()
+    {us, result} = :timer.tc(fun)
+    cpu1 = Wasmex.Native.hook_cpu_time()
+    {us, cpu1 && (cpu1 - cpu0) / 1000, result}
+  end
+
   @doc "Median wall time of `reps` runs of `fun`, in µs, and p99, after warming up for 0.3 s."
   def time(fun, reps) do
     warm_up(fun, System.monotonic_time(:millisecond) + 300)

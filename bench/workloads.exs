@@ -34,10 +34,9 @@ defmodule Bench.Guests do
     value
   end
 
-  # The raw-engine baseline (bench/raw), built once per run.
   # The raw-engine baseline (bench/raw), built once per run. `env` may give it the malloc
   # settings the BEAM runs with (see Bench.W4).
-  def raw(mode, reps, env \\ []) do
+  def raw(mode, reps, env \\ [], field \\ "median_us") do
     {_, 0} =
       System.cmd("cargo", ["build", "--release", "--locked", "-q", "-p", "raw_bench"],
         stderr_to_stdout: true
@@ -48,8 +47,8 @@ defmodule Bench.Guests do
 
     for line <- String.split(out, "\n", trim: true), into: %{} do
       [_, name] = Regex.run(~r/"workload": "(\w+)"/, line)
-      [_, us] = Regex.run(~r/"median_us": ([\d.]+)/, line)
-      {name, String.to_float(us)}
+      [_, value] = Regex.run(~r/"#{field}": (-?[\d.]+)/, line)
+      {name, String.to_float(value)}
     end
   end
 end
@@ -151,44 +150,104 @@ end
 
 defmodule Bench.W3 do
   @moduledoc false
-  # Compute-bound guests through the API, against plain wasmi (bench/raw) in the same run.
+  # Compute-bound guests through the API, against plain wasmi in the same process: the
+  # hook `hook_call_raw` runs the same instance of the same compiled module with wasmi's
+  # own `Func::call` (same wasmi build, same engine config, fuel metering on with the
+  # user's fuel in one go; no slices, no budgets, no resumes) on a dirty scheduler.
+  # Rounds alternate one API run and one raw run (ABAB). Each run is timed in wall time
+  # and in the CPU time of the BEAM's scheduler threads (`Bench.tc_cpu/1`: on a machine
+  # shared with other work, wall time mostly measures who else ran). The figures are the
+  # medians of the rounds' ratios API / raw, the spread column their maximum. Every round
+  # checks that both paths give the same result and use the same fuel.
   @workloads [
-    {"fib", "fib.wasm", [], {"fib", [27]}},
+    {"fib", "fib.wasm", [], {"fib", [30]}},
     {"sha256", "sha256.wasm", [{"fill", [1_048_576, 1]}], {"sha256", [1_048_576]}},
     {"mix", "mix.wasm", [], {"run", [50]}}
   ]
+
+  # Fuel the measured store starts with: metered, so that each round can compare the fuel
+  # both paths used; far more than the rounds use.
+  @fuel 1_000_000_000_000_000
 
   @doc false
   # {name, file, setup calls, the measured call}; W10 runs them too.
   def workloads, do: @workloads
 
   def run(opts) do
-    reps = Keyword.get(opts, :reps, 9)
-    raw = Bench.Guests.raw("compute", reps)
+    rounds = Keyword.get(opts, :reps, 11)
 
     for {name, file, setup, {function, args}} <- @workloads do
-      {store, instance} = Bench.Guests.instance(file)
+      {:ok, store} = Wasmex.Store.new(%{fuel: @fuel})
+      {:ok, module} = Wasmex.Module.compile(store, Bench.Guests.bytes(file))
+      {:ok, instance} = Wasmex.Instance.new(store, module, %{})
       for {f, a} <- setup, do: {:ok, _} = Wasmex.Instance.call_function(store, instance, f, a)
 
-      api =
-        Bench.time(
-          fn -> {:ok, _} = Wasmex.Instance.call_function(store, instance, function, args) end,
-          reps
-        )
+      api = fn ->
+        {:ok, before} = Wasmex.StoreOrCaller.get_fuel(store)
+
+        {wall, cpu, {:ok, results}} =
+          Bench.tc_cpu(fn -> Wasmex.Instance.call_function(store, instance, function, args) end)
+
+        {:ok, left} = Wasmex.StoreOrCaller.get_fuel(store)
+        {wall, cpu, {results, before - left}}
+      end
+
+      raw = fn ->
+        {wall, cpu, {:ok, {results, _ns, fuel}}} =
+          Bench.tc_cpu(fn ->
+            Wasmex.Native.hook_call_raw(store.resource, instance.resource, function, args)
+          end)
+
+        {wall, cpu, {results, fuel}}
+      end
+
+      warm_up([api, raw], System.monotonic_time(:millisecond) + 300)
+
+      samples =
+        for _ <- 1..rounds do
+          {api_wall, api_cpu, api_outcome} = api.()
+          {raw_wall, raw_cpu, raw_outcome} = raw.()
+
+          if api_outcome != raw_outcome do
+            raise "W3 #{name}: API gave #{inspect(api_outcome)}, raw wasmi #{inspect(raw_outcome)}"
+          end
+
+          %{
+            api: api_wall,
+            raw: raw_wall,
+            wall: api_wall / raw_wall,
+            cpu: api_cpu && api_cpu / raw_cpu
+          }
+        end
+
+      column = fn key -> samples |> Enum.map(&Map.fetch!(&1, key)) |> Bench.stats() end
+      ratio = fn %{median: median, max: max} -> %{median: median, p99: max} end
 
       [
-        Bench.row(
-          "W3",
-          "#{name}: API",
-          %{median: api.median / 1000, p99: api.p99 / 1000},
-          "ms",
-          nil
-        ),
-        Bench.row("W3", "#{name}: raw wasmi", raw[name] / 1000, "ms", nil),
-        Bench.row("W3", "#{name}: throughput API / raw", raw[name] / api.median, "x", {:ge, 0.95})
+        Bench.row("W3", "#{name}: API", ms(column.(:api)), "ms", nil),
+        Bench.row("W3", "#{name}: raw wasmi, same process", ms(column.(:raw)), "ms", nil),
+        Bench.row("W3", "#{name}: API / raw, wall time", ratio.(column.(:wall)), "x", nil),
+        if(hd(samples).cpu,
+          do:
+            Bench.row(
+              "W3",
+              "#{name}: API / raw, CPU time",
+              ratio.(column.(:cpu)),
+              "x",
+              {:le, 1.03}
+            )
+        )
       ]
     end
     |> List.flatten()
+    |> Enum.reject(&is_nil/1)
+  end
+
+  defp ms(%{median: median, p99: p99}), do: %{median: median / 1000, p99: p99 / 1000}
+
+  defp warm_up(funs, until) do
+    Enum.each(funs, & &1.())
+    if System.monotonic_time(:millisecond) < until, do: warm_up(funs, until)
   end
 end
 
@@ -672,42 +731,61 @@ end
 defmodule Bench.W10 do
   @moduledoc false
   # Fuel slicing: the W3 guests with 10,000-fuel slices against one slice for the call,
-  # alternated so that both see the same machine.
+  # alternated so that both see the same machine, in CPU time (`Bench.tc_cpu/1`). Then
+  # what one resume costs (bench/raw `resume`, plain Rust): wasmi's own, and a slice of
+  # wasmex_core's (wasmi's resume, the fuel bookkeeping and the budget's clock).
 
   def run(opts) do
     reps = Keyword.get(opts, :reps, 9)
 
-    for {name, file, setup, {function, args}} <- Bench.W3.workloads() do
-      {store, instance} = Bench.Guests.instance(file)
-      for {f, a} <- setup, do: {:ok, _} = Wasmex.Instance.call_function(store, instance, f, a)
-      {:ok, _} = Wasmex.Instance.call_function(store, instance, function, args)
+    ratios =
+      for {name, file, setup, {function, args}} <- Bench.W3.workloads() do
+        {store, instance} = Bench.Guests.instance(file)
+        for {f, a} <- setup, do: {:ok, _} = Wasmex.Instance.call_function(store, instance, f, a)
+        {:ok, _} = Wasmex.Instance.call_function(store, instance, function, args)
 
-      samples =
-        for _ <- 1..reps, slice <- [1_000_000_000_000, 10_000] do
-          :ok = Wasmex.Native.hook_set_slice(store.resource, slice)
+        samples =
+          for _ <- 1..reps, slice <- [1_000_000_000_000, 10_000] do
+            :ok = Wasmex.Native.hook_set_slice(store.resource, slice)
 
-          {us, {:ok, _}} =
-            :timer.tc(fn -> Wasmex.Instance.call_function(store, instance, function, args) end)
+            {wall, cpu, {:ok, _}} =
+              Bench.tc_cpu(fn ->
+                Wasmex.Instance.call_function(store, instance, function, args)
+              end)
 
-          {slice, us}
+            {slice, cpu || wall}
+          end
+
+        median = fn slice ->
+          samples
+          |> Enum.filter(&(elem(&1, 0) == slice))
+          |> Enum.map(&elem(&1, 1))
+          |> Bench.stats()
+          |> Map.fetch!(:median)
         end
 
-      median = fn slice ->
-        samples
-        |> Enum.filter(&(elem(&1, 0) == slice))
-        |> Enum.map(&elem(&1, 1))
-        |> Bench.stats()
-        |> Map.fetch!(:median)
+        Bench.row(
+          "W10",
+          "#{name}: 10k-fuel slices / one slice",
+          median.(10_000) / median.(1_000_000_000_000),
+          "x",
+          {:le, 1.05}
+        )
       end
 
-      Bench.row(
-        "W10",
-        "#{name}: 10k-fuel slices / one slice",
-        median.(10_000) / median.(1_000_000_000_000),
-        "x",
-        {:le, 1.05}
-      )
-    end
+    resume = Bench.Guests.raw("resume", 15, [], "ns_per_resume")
+
+    ratios ++
+      [
+        Bench.row("W10", "one resume, wasmi alone", resume["wasmi"], "ns", nil),
+        Bench.row(
+          "W10",
+          "one slice through wasmex_core (resume, fuel, clock)",
+          resume["wasmex_core"],
+          "ns",
+          nil
+        )
+      ]
   end
 end
 

@@ -120,6 +120,10 @@ defmodule Wasmex.Native do
   defnif(hook_set_slice(store, fuel))
   @doc false
   defnif(hook_panic_next_host_call(store))
+  @doc false
+  defnif(hook_call_raw(store, instance, name, params))
+  @doc false
+  def hook_cpu_time, do: nif_error()
 
   # instance.rs
   defnif(instance_new(store, module, imports, links), twin: true)

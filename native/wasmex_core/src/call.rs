@@ -273,14 +273,7 @@ impl Store {
         inputs: impl ExactSizeIterator<Item = Input>,
     ) -> Result<Step, Error> {
         self.guarded(|store| {
-            let ty = func.ty(store.wasmi());
-            let params = value::to_vals(inputs, ty.params())?;
-            let mut results: Vec<Val> = ty
-                .results()
-                .iter()
-                .copied()
-                .map(Val::default_for_ty)
-                .collect();
+            let (params, mut results) = value::call_vals(inputs, &func.ty(store.wasmi()))?;
             store.start_budget();
             let outcome = store.metered(0, true, |s| func.call_resumable(s, &params, &mut results));
             store.run_budget(outcome, results)

@@ -193,6 +193,26 @@ fn special_float(input: &Input) -> Option<f64> {
     }
 }
 
+/// What a call of a function of type `ty` needs: `inputs` converted to its params (see
+/// [`to_vals`]), and a slot of each result type for wasmi to write the results to.
+///
+/// # Errors
+///
+/// Those of [`to_vals`].
+pub fn call_vals(
+    inputs: impl ExactSizeIterator<Item = Input>,
+    ty: &wasmi::FuncType,
+) -> Result<(Vec<Val>, Vec<Val>), crate::Error> {
+    let params = to_vals(inputs, ty.params())?;
+    let results = ty
+        .results()
+        .iter()
+        .copied()
+        .map(Val::default_for_ty)
+        .collect();
+    Ok((params, results))
+}
+
 /// Converts `inputs` to values of `types` (call arguments), counting positions from 1.
 ///
 /// # Errors
