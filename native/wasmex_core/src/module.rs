@@ -100,7 +100,8 @@ impl Module {
                 })?;
                 (rewritten.into(), Some(name.into()))
             }
-            None => (binary.into_owned().into(), None),
+            // One copy, straight into the shared buffer (not a `Vec` first).
+            None => (Arc::from(&*binary), None),
         };
         let wasmi = build(Error::Compile, || {
             wasmi::Module::new(engine.wasmi(), &*wasm)
