@@ -235,6 +235,7 @@ fn session(
         links.push(Link {
             name: "linked".into(),
             instance: linked.instance,
+            module: module.clone(),
         });
     }
     let Ok(Instantiated { instance, start }) =

@@ -249,6 +249,35 @@ defmodule Wasmex.InstanceTest do
       assert {:error, "unreachable" <> _} = Wasmex.Instance.new(store, main, %{}, links)
     end
 
+    test "a linked module's start function is not an export its importers find" do
+      {:ok, store} = Wasmex.Store.new()
+
+      {:ok, lib} = Wasmex.Module.compile(store, ~S[(module
+          (global $runs (mut i32) (i32.const 0))
+          (func $start (global.set $runs (i32.add (global.get $runs) (i32.const 1))))
+          (func (export "runs") (result i32) (global.get $runs))
+          (start $start))])
+
+      # Importing the hidden name would let `main` run `lib`'s start function again.
+      {:ok, main} = Wasmex.Module.compile(store, ~S[(module
+          (import "lib" "\00wasmex_start" (func $start))
+          (import "lib" "runs" (func $runs (result i32)))
+          (func (export "f") (result i32) (call $start) (call $runs)))])
+
+      assert Wasmex.Instance.new(store, main, %{}, [%{name: "lib", module: lib}]) ==
+               {:error, "unknown import: `lib::\0wasmex_start` has not been defined"}
+
+      # The exports users see are linked as before.
+      {:ok, user} = Wasmex.Module.compile(store, ~S[(module
+          (import "lib" "runs" (func $runs (result i32)))
+          (func (export "f") (result i32) (call $runs)))])
+
+      assert {:ok, instance} =
+               Wasmex.Instance.new(store, user, %{}, [%{name: "lib", module: lib}])
+
+      assert Wasmex.Instance.call_function(store, instance, "f", []) == {:ok, [1]}
+    end
+
     test "fails when the start function traps" do
       {:ok, store} = Wasmex.Store.new()
       {:ok, module} = Wasmex.Module.compile(store, "(module (func $s unreachable) (start $s))")

@@ -26,6 +26,8 @@ pub struct Link {
     pub name: String,
     /// The linked instance.
     pub instance: Instance,
+    /// Its module: which of the instance's exports users see (not the hidden start export).
+    pub module: Module,
 }
 
 /// The result of [`instantiate`].
@@ -67,7 +69,15 @@ pub fn instantiate(
     }
     imports::define(&mut linker, store.wasmi_mut(), imports)?;
     for link in links {
-        linker.instance(store.wasmi_mut(), &link.name, link.instance)?;
+        // Not `Linker::instance`: it would offer the hidden start export too, and a module
+        // importing it could run the link's start function again.
+        for export in link.instance.exports(store.wasmi()) {
+            if link.module.is_visible(export.name()) {
+                linker
+                    .define(&link.name, export.name(), export.into_extern())
+                    .map_err(wasmi::Error::from)?;
+            }
+        }
     }
     let instance = instantiate_one(&linker, store, module)?;
     let start = start_func(store, instance, module)?;

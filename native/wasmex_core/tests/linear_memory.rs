@@ -224,11 +224,13 @@ fn a_memory_shared_by_two_instances_grows_for_both() {
     );
     let main = Module::compile(&engine, main.as_bytes()).unwrap();
     let mut store = Store::new(&engine, None, &Limits::default());
-    let lib = instance::instantiate(&mut store, &lib, &[], &[]).unwrap();
+    let lib_module = lib;
+    let lib = instance::instantiate(&mut store, &lib_module, &[], &[]).unwrap();
     assert!(lib.start.is_none());
     let links = [Link {
         name: "lib".into(),
         instance: lib.instance,
+        module: lib_module,
     }];
     let instance = instance::instantiate(&mut store, &main, &[], &links)
         .unwrap()

@@ -127,6 +127,7 @@ fn instantiate(
             Ok(Link {
                 name,
                 instance: linked.instance,
+                module: linked.module.clone(),
             })
         })
         .collect::<Result<Vec<Link>, Error>>()?;
