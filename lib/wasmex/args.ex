@@ -78,7 +78,17 @@ defmodule Wasmex.Args do
   # The one normalisation of names (of functions, imports, namespaces): a string, or an
   # atom's name. Raises naming `what` for anything else.
   @spec name_string!(term(), String.t()) :: String.t()
-  def name_string!(name, _what) when is_binary(name), do: name
+  def name_string!(name, what) when is_binary(name) do
+    # WebAssembly names are UTF-8: another binary names nothing, and the NIF could not
+    # even take it as a string.
+    if String.valid?(name) do
+      name
+    else
+      raise ArgumentError,
+            "expected #{what} to be UTF-8, as WebAssembly names are, got: #{inspect(name, @inspect)}"
+    end
+  end
+
   def name_string!(name, _what) when is_atom(name), do: Atom.to_string(name)
 
   def name_string!(name, what) do

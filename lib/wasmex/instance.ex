@@ -385,7 +385,7 @@ defmodule Wasmex.Instance do
 
   def memory(%StoreOrCaller{resource: s}, %__MODULE__{resource: i}, name)
       when is_binary(name) or is_nil(name),
-      do: Native.memory_from_instance(s, i, name)
+      do: Native.memory_from_instance(s, i, name && Args.name_string!(name, "a memory name"))
 
   def memory(store, instance, name), do: invalid!(store, instance, name: {:string_or_nil, name})
 
@@ -407,7 +407,7 @@ defmodule Wasmex.Instance do
           {:ok, value()} | {:error, String.t()}
   def get_global_value(%StoreOrCaller{resource: s}, %__MODULE__{resource: i}, name)
       when is_binary(name),
-      do: Native.instance_get_global_value(s, i, name)
+      do: Native.instance_get_global_value(s, i, Args.name_string!(name, "a global name"))
 
   def get_global_value(store, instance, name),
     do: invalid!(store, instance, name: {:binary, name})
@@ -433,7 +433,7 @@ defmodule Wasmex.Instance do
           :ok | {:error, String.t()}
   def set_global_value(%StoreOrCaller{resource: s}, %__MODULE__{resource: i}, name, value)
       when is_binary(name),
-      do: Native.instance_set_global_value(s, i, name, value)
+      do: Native.instance_set_global_value(s, i, Args.name_string!(name, "a global name"), value)
 
   def set_global_value(store, instance, name, _value),
     do: invalid!(store, instance, name: {:binary, name})

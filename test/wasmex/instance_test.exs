@@ -194,6 +194,35 @@ defmodule Wasmex.InstanceTest do
       assert {:error, _} = Wasmex.Instance.call_function(store, instance, "\0wasmex_start\0", [])
     end
 
+    test "a name that is not UTF-8 is an ArgumentError saying so" do
+      {:ok, store} = Wasmex.Store.new()
+
+      {:ok, module} = Wasmex.Module.compile(store, ~S[(module
+          (global (export "g") (mut i32) (i32.const 1)) (memory (export "m") 1)
+          (func (export "f")))])
+
+      {:ok, instance} = Wasmex.Instance.new(store, module, %{})
+      bad = <<255, 0>>
+      message = &"expected #{&1} to be UTF-8, as WebAssembly names are, got: <<255, 0>>"
+
+      for {what, call} <- [
+            {"a function name",
+             fn -> Wasmex.Instance.call_function(store, instance, bad, []) end},
+            {"a function name",
+             fn -> Wasmex.Instance.function_export_exists(store, instance, bad) end},
+            {"a global name", fn -> Wasmex.Instance.get_global_value(store, instance, bad) end},
+            {"a global name",
+             fn -> Wasmex.Instance.set_global_value(store, instance, bad, 2) end},
+            {"a memory name", fn -> Wasmex.Instance.memory(store, instance, bad) end},
+            {"an import name",
+             fn -> Wasmex.Instance.new(store, module, %{"env" => %{bad => nil}}) end}
+          ] do
+        assert_raise ArgumentError, message.(what), call
+      end
+
+      assert Wasmex.Instance.call_function(store, instance, "f", []) == {:ok, []}
+    end
+
     test "a linked module's start function runs before the next module is instantiated" do
       {:ok, store} = Wasmex.Store.new()
       test = self()
