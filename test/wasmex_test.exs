@@ -183,6 +183,19 @@ defmodule WasmexTest do
       assert Wasmex.call_function(pid, "calc_seq", [1, 3]) == {:ok, [6]}
     end
 
+    test "says what a link is when given a module instead" do
+      {:ok, store} = Wasmex.Store.new()
+      {:ok, utils} = Wasmex.Module.compile(store, @utils)
+
+      error =
+        assert_raise ArgumentError, fn ->
+          Wasmex.start_link(%{store: store, bytes: @main, links: %{utils: utils}})
+        end
+
+      assert error.message =~
+               ~r/^expected a link to be \{name, %\{bytes: wasm\} \| %\{module: module\}\}, got: \{:utils, #Wasmex.Module</
+    end
+
     test "reports a link that does not compile" do
       assert {:error, "Error while parsing bytes: " <> _} =
                Wasmex.start_link(%{bytes: @main, links: %{calc: %{bytes: "nope"}}})

@@ -75,7 +75,7 @@ defmodule Wasmex.Server.Setup do
 
   defp flatten_links(links) when is_map(links) or is_list(links) do
     Enum.flat_map(links, fn
-      {name, %{} = link} when is_binary(name) or is_atom(name) ->
+      {name, %{} = link} when (is_binary(name) or is_atom(name)) and not is_struct(link) ->
         Wasmex.Args.keys!(link, [:bytes, :module, :links])
         [{name, Map.delete(link, :links)} | flatten_links(Map.get(link, :links, %{}))]
 
