@@ -33,6 +33,11 @@ const GUEST: &str = r#"(module
   (import "wasi_snapshot_preview1" "fd_datasync" (func $datasync (param i32) (result i32)))
   (import "wasi_snapshot_preview1" "fd_fdstat_set_rights"
     (func $set_rights (param i32 i64 i64) (result i32)))
+  (import "wasi_snapshot_preview1" "fd_seek" (func $seek (param i32 i64 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "fd_pread"
+    (func $pread (param i32 i32 i32 i64 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "fd_pwrite"
+    (func $pwrite (param i32 i32 i32 i64 i32) (result i32)))
   ;; 0..64: results; 64..: paths; 1024..: subscriptions; 4096..: events;
   ;; 65536..131072: a 64 KiB buffer of bytes 0, 1, ... 255, 0, ...; 131072..: I/O vectors
   (memory (export "memory") 8)
@@ -133,6 +138,12 @@ const GUEST: &str = r#"(module
   (func (export "raw_datasync") (param i32) (result i32) (call $datasync (local.get 0)))
   (func (export "raw_set_rights") (param i32 i64) (result i32)
     (call $set_rights (local.get 0) (local.get 1) (i64.const 0)))
+  (func (export "raw_seek") (param i32 i64 i32 i32) (result i32)
+    (call $seek (local.get 0) (local.get 1) (local.get 2) (local.get 3)))
+  (func (export "raw_pread") (param i32 i32 i32 i64 i32) (result i32)
+    (call $pread (local.get 0) (local.get 1) (local.get 2) (local.get 3) (local.get 4)))
+  (func (export "raw_pwrite") (param i32 i32 i32 i64 i32) (result i32)
+    (call $pwrite (local.get 0) (local.get 1) (local.get 2) (local.get 3) (local.get 4)))
   (func (export "load8") (param i32) (result i32) (i32.load8_u (local.get 0)))
   (func (export "load32") (param i32) (result i32) (i32.load (local.get 0)))
   (func (export "load64") (param i32) (result i64) (i64.load (local.get 0)))
@@ -550,6 +561,37 @@ fn pointers_at_the_end_of_the_address_space_are_efault() {
     assert_eq!(guest.i32("raw_poll", &[300_000, -16, 1, 12]), EFAULT);
     assert_eq!(guest.i32("raw_random", &[-1, 2]), EFAULT);
     assert_eq!(guest.i32("raw_random", &[0, -1]), EFAULT);
+}
+
+#[test]
+fn stdio_has_no_position_so_seek_pread_and_pwrite_are_espipe() {
+    const EBADF: i32 = 8;
+    const ESPIPE: i32 = 70;
+    let stdin = Pipe::default();
+    stdin.write_all(b"hello").unwrap();
+    stdin.seek(0).unwrap();
+    let stdout = Pipe::default();
+    let options = WasiOptions {
+        stdin: Some(stdin.clone()),
+        stdout: Output::Pipe(stdout.clone()),
+        ..WasiOptions::default()
+    };
+    let mut guest = Guest::new(&options);
+    // One vector of 5 bytes of the buffer, at 131072.
+    guest.write_memory(131_072, &[0, 0, 1, 0, 5, 0, 0, 0]);
+    for fd in 0..3 {
+        // Not EBADF: a guest probing with lseek would take its stdio for closed.
+        assert_eq!(guest.i32("raw_seek", &[fd, 0, 1, 16]), ESPIPE, "seek {fd}");
+    }
+    for offset in [0, -1] {
+        assert_eq!(guest.i32("raw_pread", &[0, 131_072, 1, offset, 0]), ESPIPE);
+        assert_eq!(guest.i32("raw_pwrite", &[1, 131_072, 1, offset, 0]), ESPIPE);
+        // The direction is checked first: stdout is not readable, stdin not writable.
+        assert_eq!(guest.i32("raw_pread", &[1, 131_072, 1, offset, 0]), EBADF);
+        assert_eq!(guest.i32("raw_pwrite", &[0, 131_072, 1, offset, 0]), EBADF);
+    }
+    assert_eq!(stdin.remaining(), 5);
+    assert_eq!(stdout.size(), 0);
 }
 
 /// In a deterministic store with `slice` fuel per slice, fills 1,000, 300,000 (more than
