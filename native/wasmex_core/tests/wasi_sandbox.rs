@@ -138,6 +138,10 @@ const GUEST: &str = r#"(module
   (func (export "raw_datasync") (param i32) (result i32) (call $datasync (local.get 0)))
   (func (export "raw_set_rights") (param i32 i64) (result i32)
     (call $set_rights (local.get 0) (local.get 1) (i64.const 0)))
+  ;; opens the path at $path (4 bytes) under fd 3 for reading, the descriptor to $fd_out
+  (func (export "raw_open") (param $path i32) (param $fd_out i32) (result i32)
+    (call $path_open (i32.const 3) (i32.const 1) (local.get $path) (i32.const 4) (i32.const 0)
+      (i64.const 2) (i64.const 0) (i32.const 0) (local.get $fd_out)))
   (func (export "raw_seek") (param i32 i64 i32 i32) (result i32)
     (call $seek (local.get 0) (local.get 1) (local.get 2) (local.get 3)))
   (func (export "raw_pread") (param i32 i32 i32 i64 i32) (result i32)
@@ -329,6 +333,28 @@ fn a_guest_holds_at_most_its_descriptor_limit() {
         assert_eq!(guest.i32("open_until_error", &[]), limit as i32 - 4);
         assert_eq!(guest.i32("load32", &[8]), EMFILE);
     }
+}
+
+#[test]
+fn an_open_whose_descriptor_cannot_be_stored_fails_before_opening() {
+    const EFAULT: i32 = 21;
+    let dir = TempDir::new("fd-out");
+    std::fs::write(dir.0.join("file"), "x").unwrap();
+    let options = WasiOptions {
+        preopens: vec![dir.preopen()],
+        fd_limit: 6,
+        ..WasiOptions::default()
+    };
+    let mut guest = Guest::new(&options);
+    // Outside the 8 pages, across their end, misaligned: wasi-common opened the file,
+    // then trapped, leaving it open and uncounted, past the limit.
+    for fd_out in [524_288, 524_286, -1, 2] {
+        for _ in 0..10 {
+            assert_eq!(guest.i32("raw_open", &[80, fd_out]), EFAULT, "{fd_out}");
+        }
+    }
+    assert_eq!(guest.i32("open_until_error", &[]), 2);
+    assert_eq!(guest.i32("load32", &[8]), EMFILE);
 }
 
 #[test]
