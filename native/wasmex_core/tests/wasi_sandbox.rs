@@ -33,6 +33,7 @@ const GUEST: &str = r#"(module
   (import "wasi_snapshot_preview1" "fd_datasync" (func $datasync (param i32) (result i32)))
   (import "wasi_snapshot_preview1" "fd_fdstat_set_rights"
     (func $set_rights (param i32 i64 i64) (result i32)))
+  (import "wasi_snapshot_preview1" "fd_read" (func $read (param i32 i32 i32 i32) (result i32)))
   (import "wasi_snapshot_preview1" "fd_seek" (func $seek (param i32 i64 i32 i32) (result i32)))
   (import "wasi_snapshot_preview1" "fd_pread"
     (func $pread (param i32 i32 i32 i64 i32) (result i32)))
@@ -142,6 +143,10 @@ const GUEST: &str = r#"(module
   (func (export "raw_open") (param $path i32) (param $fd_out i32) (result i32)
     (call $path_open (i32.const 3) (i32.const 1) (local.get $path) (i32.const 4) (i32.const 0)
       (i64.const 2) (i64.const 0) (i32.const 0) (local.get $fd_out)))
+  (func (export "raw_transfer") (param $write i32) (param i32 i32 i32 i32) (result i32)
+    (if (result i32) (local.get $write)
+      (then (call $fd_write (local.get 1) (local.get 2) (local.get 3) (local.get 4)))
+      (else (call $read (local.get 1) (local.get 2) (local.get 3) (local.get 4)))))
   (func (export "raw_seek") (param i32 i64 i32 i32) (result i32)
     (call $seek (local.get 0) (local.get 1) (local.get 2) (local.get 3)))
   (func (export "raw_pread") (param i32 i32 i32 i64 i32) (result i32)
@@ -618,6 +623,36 @@ fn stdio_has_no_position_so_seek_pread_and_pwrite_are_espipe() {
     }
     assert_eq!(stdin.remaining(), 5);
     assert_eq!(stdout.size(), 0);
+}
+
+#[test]
+fn a_read_or_write_whose_count_cannot_be_stored_moves_no_byte() {
+    const EFAULT: i32 = 21;
+    let stdin = Pipe::default();
+    stdin.write_all(b"hello").unwrap();
+    stdin.seek(0).unwrap();
+    let stdout = Pipe::default();
+    let options = WasiOptions {
+        stdin: Some(stdin.clone()),
+        stdout: Output::Pipe(stdout.clone()),
+        ..WasiOptions::default()
+    };
+    let mut guest = Guest::with_fuel(&options, Some(u64::MAX));
+    guest.write_memory(131_072, &[0, 0, 1, 0, 5, 0, 0, 0]);
+    let before = guest.store.fuel().unwrap();
+    for count_out in [524_288, 524_286, -1] {
+        for (write, fd) in [(0, 0), (1, 1)] {
+            let args = [write, fd, 131_072, 1, count_out];
+            assert_eq!(guest.i32("raw_transfer", &args), EFAULT, "{args:?}");
+        }
+    }
+    assert_eq!((stdin.remaining(), stdout.size()), (5, 0));
+    // The calls were charged as calls, not for bytes.
+    assert!(before - guest.store.fuel().unwrap() < 5_000);
+    // The count may sit on the vector itself: it is stored after the bytes moved.
+    assert_eq!(guest.i32("raw_transfer", &[0, 0, 131_072, 1, 131_072]), 0);
+    assert_eq!(guest.i32("load32", &[131_072]), 5);
+    assert_eq!(guest.memory(65_536, 5), b"hello");
 }
 
 /// In a deterministic store with `slice` fuel per slice, fills 1,000, 300,000 (more than
