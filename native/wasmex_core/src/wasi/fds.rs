@@ -247,7 +247,7 @@ fn refuse_open(caller: &mut Caller<'_, Host>, memory: Memory, fd_out: i32) -> Op
         return Some(errno(Errno::Mfile));
     }
     let fd_out = fd_out as u32;
-    if fd_out % 4 != 0 || guest::bytes(data, fd_out, 4).is_err() {
+    if !fd_out.is_multiple_of(4) || guest::bytes(data, fd_out, 4).is_err() {
         return Some(errno(Errno::Fault));
     }
     None
