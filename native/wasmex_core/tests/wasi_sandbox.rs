@@ -33,6 +33,12 @@ const GUEST: &str = r#"(module
   (import "wasi_snapshot_preview1" "fd_datasync" (func $datasync (param i32) (result i32)))
   (import "wasi_snapshot_preview1" "fd_fdstat_set_rights"
     (func $set_rights (param i32 i64 i64) (result i32)))
+  (import "wasi_snapshot_preview1" "fd_read" (func $read (param i32 i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "fd_seek" (func $seek (param i32 i64 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "fd_pread"
+    (func $pread (param i32 i32 i32 i64 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "fd_pwrite"
+    (func $pwrite (param i32 i32 i32 i64 i32) (result i32)))
   ;; 0..64: results; 64..: paths; 1024..: subscriptions; 4096..: events;
   ;; 65536..131072: a 64 KiB buffer of bytes 0, 1, ... 255, 0, ...; 131072..: I/O vectors
   (memory (export "memory") 8)
@@ -133,6 +139,20 @@ const GUEST: &str = r#"(module
   (func (export "raw_datasync") (param i32) (result i32) (call $datasync (local.get 0)))
   (func (export "raw_set_rights") (param i32 i64) (result i32)
     (call $set_rights (local.get 0) (local.get 1) (i64.const 0)))
+  ;; opens the path at $path (4 bytes) under fd 3 for reading, the descriptor to $fd_out
+  (func (export "raw_open") (param $path i32) (param $fd_out i32) (result i32)
+    (call $path_open (i32.const 3) (i32.const 1) (local.get $path) (i32.const 4) (i32.const 0)
+      (i64.const 2) (i64.const 0) (i32.const 0) (local.get $fd_out)))
+  (func (export "raw_transfer") (param $write i32) (param i32 i32 i32 i32) (result i32)
+    (if (result i32) (local.get $write)
+      (then (call $fd_write (local.get 1) (local.get 2) (local.get 3) (local.get 4)))
+      (else (call $read (local.get 1) (local.get 2) (local.get 3) (local.get 4)))))
+  (func (export "raw_seek") (param i32 i64 i32 i32) (result i32)
+    (call $seek (local.get 0) (local.get 1) (local.get 2) (local.get 3)))
+  (func (export "raw_pread") (param i32 i32 i32 i64 i32) (result i32)
+    (call $pread (local.get 0) (local.get 1) (local.get 2) (local.get 3) (local.get 4)))
+  (func (export "raw_pwrite") (param i32 i32 i32 i64 i32) (result i32)
+    (call $pwrite (local.get 0) (local.get 1) (local.get 2) (local.get 3) (local.get 4)))
   (func (export "load8") (param i32) (result i32) (i32.load8_u (local.get 0)))
   (func (export "load32") (param i32) (result i32) (i32.load (local.get 0)))
   (func (export "load64") (param i32) (result i64) (i64.load (local.get 0)))
@@ -318,6 +338,28 @@ fn a_guest_holds_at_most_its_descriptor_limit() {
         assert_eq!(guest.i32("open_until_error", &[]), limit as i32 - 4);
         assert_eq!(guest.i32("load32", &[8]), EMFILE);
     }
+}
+
+#[test]
+fn an_open_whose_descriptor_cannot_be_stored_fails_before_opening() {
+    const EFAULT: i32 = 21;
+    let dir = TempDir::new("fd-out");
+    std::fs::write(dir.0.join("file"), "x").unwrap();
+    let options = WasiOptions {
+        preopens: vec![dir.preopen()],
+        fd_limit: 6,
+        ..WasiOptions::default()
+    };
+    let mut guest = Guest::new(&options);
+    // Outside the 8 pages, across their end, misaligned: wasi-common opened the file,
+    // then trapped, leaving it open and uncounted, past the limit.
+    for fd_out in [524_288, 524_286, -1, 2] {
+        for _ in 0..10 {
+            assert_eq!(guest.i32("raw_open", &[80, fd_out]), EFAULT, "{fd_out}");
+        }
+    }
+    assert_eq!(guest.i32("open_until_error", &[]), 2);
+    assert_eq!(guest.i32("load32", &[8]), EMFILE);
 }
 
 #[test]
@@ -550,6 +592,67 @@ fn pointers_at_the_end_of_the_address_space_are_efault() {
     assert_eq!(guest.i32("raw_poll", &[300_000, -16, 1, 12]), EFAULT);
     assert_eq!(guest.i32("raw_random", &[-1, 2]), EFAULT);
     assert_eq!(guest.i32("raw_random", &[0, -1]), EFAULT);
+}
+
+#[test]
+fn stdio_has_no_position_so_seek_pread_and_pwrite_are_espipe() {
+    const EBADF: i32 = 8;
+    const ESPIPE: i32 = 70;
+    let stdin = Pipe::default();
+    stdin.write_all(b"hello").unwrap();
+    stdin.seek(0).unwrap();
+    let stdout = Pipe::default();
+    let options = WasiOptions {
+        stdin: Some(stdin.clone()),
+        stdout: Output::Pipe(stdout.clone()),
+        ..WasiOptions::default()
+    };
+    let mut guest = Guest::new(&options);
+    // One vector of 5 bytes of the buffer, at 131072.
+    guest.write_memory(131_072, &[0, 0, 1, 0, 5, 0, 0, 0]);
+    for fd in 0..3 {
+        // Not EBADF: a guest probing with lseek would take its stdio for closed.
+        assert_eq!(guest.i32("raw_seek", &[fd, 0, 1, 16]), ESPIPE, "seek {fd}");
+    }
+    for offset in [0, -1] {
+        assert_eq!(guest.i32("raw_pread", &[0, 131_072, 1, offset, 0]), ESPIPE);
+        assert_eq!(guest.i32("raw_pwrite", &[1, 131_072, 1, offset, 0]), ESPIPE);
+        // The direction is checked first: stdout is not readable, stdin not writable.
+        assert_eq!(guest.i32("raw_pread", &[1, 131_072, 1, offset, 0]), EBADF);
+        assert_eq!(guest.i32("raw_pwrite", &[0, 131_072, 1, offset, 0]), EBADF);
+    }
+    assert_eq!(stdin.remaining(), 5);
+    assert_eq!(stdout.size(), 0);
+}
+
+#[test]
+fn a_read_or_write_whose_count_cannot_be_stored_moves_no_byte() {
+    const EFAULT: i32 = 21;
+    let stdin = Pipe::default();
+    stdin.write_all(b"hello").unwrap();
+    stdin.seek(0).unwrap();
+    let stdout = Pipe::default();
+    let options = WasiOptions {
+        stdin: Some(stdin.clone()),
+        stdout: Output::Pipe(stdout.clone()),
+        ..WasiOptions::default()
+    };
+    let mut guest = Guest::with_fuel(&options, Some(u64::MAX));
+    guest.write_memory(131_072, &[0, 0, 1, 0, 5, 0, 0, 0]);
+    let before = guest.store.fuel().unwrap();
+    for count_out in [524_288, 524_286, -1] {
+        for (write, fd) in [(0, 0), (1, 1)] {
+            let args = [write, fd, 131_072, 1, count_out];
+            assert_eq!(guest.i32("raw_transfer", &args), EFAULT, "{args:?}");
+        }
+    }
+    assert_eq!((stdin.remaining(), stdout.size()), (5, 0));
+    // The calls were charged as calls, not for bytes.
+    assert!(before - guest.store.fuel().unwrap() < 5_000);
+    // The count may sit on the vector itself: it is stored after the bytes moved.
+    assert_eq!(guest.i32("raw_transfer", &[0, 0, 131_072, 1, 131_072]), 0);
+    assert_eq!(guest.i32("load32", &[131_072]), 5);
+    assert_eq!(guest.memory(65_536, 5), b"hello");
 }
 
 /// In a deterministic store with `slice` fuel per slice, fills 1,000, 300,000 (more than

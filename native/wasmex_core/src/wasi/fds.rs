@@ -211,8 +211,8 @@ fn path_open(
     fd_out: i32,
 ) -> Result<i32, wasmi::Error> {
     let memory = guest::memory(&caller)?;
-    if caller.data_mut().wasi_state().fds.full() {
-        return Ok(errno(Errno::Mfile));
+    if let Some(refused) = refuse_open(&mut caller, memory, fd_out) {
+        return Ok(refused);
     }
     let result = delegate!(
         &mut caller,
@@ -230,11 +230,27 @@ fn sock_accept(
     fd_out: i32,
 ) -> Result<i32, wasmi::Error> {
     let memory = guest::memory(&caller)?;
-    if caller.data_mut().wasi_state().fds.full() {
-        return Ok(errno(Errno::Mfile));
+    if let Some(refused) = refuse_open(&mut caller, memory, fd_out) {
+        return Ok(refused);
     }
     let result = delegate!(&mut caller, memory, sock_accept(fd, flags, fd_out))?;
     opened(&mut caller, memory, result, fd_out)
+}
+
+/// Why an open must not start: `EMFILE` at the descriptor limit; `EFAULT` when the new
+/// descriptor could not be stored at `fd_out` (outside memory or not 4-aligned).
+/// wasi-common opens first and then traps on a bad `fd_out`, leaving the descriptor in its
+/// table, uncounted: a guest could hold host descriptors past its limit.
+fn refuse_open(caller: &mut Caller<'_, Host>, memory: Memory, fd_out: i32) -> Option<i32> {
+    let (data, host) = memory.data_and_store_mut(caller);
+    if host.wasi_state().fds.full() {
+        return Some(errno(Errno::Mfile));
+    }
+    let fd_out = fd_out as u32;
+    if !fd_out.is_multiple_of(4) || guest::bytes(data, fd_out, 4).is_err() {
+        return Some(errno(Errno::Fault));
+    }
+    None
 }
 
 /// Records the descriptor a successful open wrote at `fd_out`.

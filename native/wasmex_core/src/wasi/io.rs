@@ -93,9 +93,9 @@ struct Request {
     count_out: u32,
 }
 
-/// Checks the right and the vectors of a read or write on `fd`, then does it. The
-/// errno for the guest: `ENOTCAPABLE` when the guest dropped the right on `fd`, `EFAULT`
-/// for vectors outside memory.
+/// Checks the right, the vectors and the count's place of a read or write on `fd`, then
+/// does it. The errno for the guest: `ENOTCAPABLE` when the guest dropped the right on
+/// `fd`, `EFAULT` for vectors or a count outside memory.
 fn transfer<const WRITING: bool>(
     mut caller: Caller<'_, Host>,
     fd: i32,
@@ -118,6 +118,11 @@ fn transfer<const WRITING: bool>(
         Ok(iovecs) => iovecs,
         Err(code) => return Ok(code),
     };
+    // Checked before any byte moves: a count that cannot be stored would leave the bytes
+    // read from stdin lost, or written, behind an error.
+    if let Err(code) = guest::bytes(data, count_out as u32, 4) {
+        return Ok(code);
+    }
     let request = Request {
         memory,
         fd,

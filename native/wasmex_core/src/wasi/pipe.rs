@@ -326,6 +326,29 @@ impl WasiFile for Stdio {
         Ok(read)
     }
 
+    // A pipe has no position: `fd_seek`, `fd_tell`, `fd_pread` and `fd_pwrite` of stdio
+    // are `ESPIPE`, as wasi-common's own stdio and POSIX answer (not the trait's `EBADF`,
+    // which tells a guest that probes with `lseek` that its stdio is closed).
+    async fn seek(&self, _pos: std::io::SeekFrom) -> Result<u64, Error> {
+        Err(Error::seek_pipe())
+    }
+
+    async fn read_vectored_at<'a>(
+        &self,
+        _bufs: &mut [IoSliceMut<'a>],
+        _offset: u64,
+    ) -> Result<u64, Error> {
+        Err(Error::seek_pipe())
+    }
+
+    async fn write_vectored_at<'a>(
+        &self,
+        _bufs: &[IoSlice<'a>],
+        _offset: u64,
+    ) -> Result<u64, Error> {
+        Err(Error::seek_pipe())
+    }
+
     fn num_ready_bytes(&self) -> Result<u64, Error> {
         match self {
             Self::Input(pipe) => Ok(pipe.as_ref().map_or(0, |pipe| pipe.remaining() as u64)),
