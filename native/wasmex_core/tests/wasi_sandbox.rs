@@ -655,6 +655,33 @@ fn a_read_or_write_whose_count_cannot_be_stored_moves_no_byte() {
     assert_eq!(guest.memory(65_536, 5), b"hello");
 }
 
+#[test]
+fn more_vectors_than_iov_max_whose_first_ones_are_empty_are_einval() {
+    // A transfer of 0 bytes would read as the end of the file.
+    const EINVAL: i32 = 28;
+    let stdin = Pipe::default();
+    stdin.write_all(b"hello").unwrap();
+    stdin.seek(0).unwrap();
+    let options = WasiOptions {
+        stdin: Some(stdin.clone()),
+        ..WasiOptions::default()
+    };
+    let mut guest = Guest::with_fuel(&options, Some(u64::MAX));
+    // 2,000 vectors at 200,000, all empty but the 1,501st: 5 bytes at 65,536.
+    let at = 200_000;
+    guest.write_memory(at + 1_500 * 8, &[0, 0, 1, 0, 5, 0, 0, 0]);
+    assert_eq!(
+        guest.i32("raw_transfer", &[0, 0, at as i64, 2_000, 0]),
+        EINVAL
+    );
+    assert_eq!(stdin.remaining(), 5);
+    // With a vector that has room among the first 1,024, the read goes on.
+    guest.write_memory(at + 1_000 * 8, &[0, 0, 1, 0, 5, 0, 0, 0]);
+    assert_eq!(guest.i32("raw_transfer", &[0, 0, at as i64, 2_000, 0]), 0);
+    assert_eq!(guest.i32("load32", &[0]), 5);
+    assert_eq!(guest.memory(65_536, 5), b"hello");
+}
+
 /// In a deterministic store with `slice` fuel per slice, fills 1,000, 300,000 (more than
 /// a slice fills: host work) and 5,000 bytes with random bytes: the bytes, the fuel used
 /// and the heavy suspensions.

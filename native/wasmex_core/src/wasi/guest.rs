@@ -152,8 +152,18 @@ const IOVEC_SIZE: u32 = 8;
 ///
 /// # Errors
 ///
-/// `EFAULT` when the array or one of its buffers is outside `data`.
+/// `EFAULT` when the array or one of its buffers is outside `data`; `EINVAL` when there are
+/// more than [`IOV_MAX`] and the first ones are all empty (as Linux refuses more than
+/// `IOV_MAX`): a transfer of 0 bytes would read as the end of the file.
 pub(super) fn iovecs(data: &[u8], at: u32, count: u32) -> Result<Vec<IoVec>, i32> {
+    let iovecs = first_iovecs(data, at, count)?;
+    if count > IOV_MAX && iovecs.iter().all(|iovec| iovec.len == 0) {
+        return Err(errno(Errno::Inval));
+    }
+    Ok(iovecs)
+}
+
+fn first_iovecs(data: &[u8], at: u32, count: u32) -> Result<Vec<IoVec>, i32> {
     (0..count.min(IOV_MAX))
         .map(|index| {
             let entry = offset(at, index * IOVEC_SIZE)?;
