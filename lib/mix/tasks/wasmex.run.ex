@@ -44,8 +44,8 @@ defmodule Mix.Tasks.Wasmex.Run do
       order are stable. The same program with the same arguments, environment, files and
       standard input then prints the same output, byte for byte, on every run and every
       CPU (and uses the same fuel). See `Wasmex.Wasi.WasiOptions`.
-    * `--seed N` - the seed of the guest's random bytes in a deterministic run, an
-      integer in 0..18446744073709551615. Required with `--deterministic`.
+    * `--seed N` - the number the guest's random bytes are drawn from in a deterministic
+      run (the same number, the same bytes), an integer in 0..18446744073709551615. Required with `--deterministic`.
     * `--clock-start NS` - where the guest's realtime clock starts in a deterministic
       run, in nanoseconds since the Unix epoch. Defaults to 0 (1970-01-01).
 
@@ -240,7 +240,7 @@ defmodule Mix.Tasks.Wasmex.Run do
   defp deterministic(options) do
     case {options[:deterministic], options[:seed], options[:clock_start]} do
       {true, nil, _} ->
-        {:error, "--deterministic needs --seed N (the seed of the guest's random bytes)"}
+        {:error, "--deterministic needs --seed N (the number the guest's random bytes are drawn from)"}
 
       {true, seed, start} ->
         with :ok <- in_u64("--seed", seed),

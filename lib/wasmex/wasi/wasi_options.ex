@@ -26,8 +26,8 @@ defmodule Wasmex.Wasi.WasiOptions do
     * `:clock_start` - in a deterministic run, the time the guest's realtime clock starts
       at, in nanoseconds since the Unix epoch (e.g.
       `DateTime.to_unix(~U[2024-01-01 00:00:00Z], :nanosecond)`). Defaults to `0`.
-    * `:random_seed` - in a deterministic run, the seed of the guest's random bytes, an
-      integer in `0..2^64-1`. Required with `deterministic: true`.
+    * `:random_seed` - in a deterministic run, the number the guest's random bytes are
+      drawn from (the same number, the same bytes), an integer in `0..2^64-1`. Required with `deterministic: true`.
 
   Imports given to `Wasmex.Instance.new/4` under `"wasi_snapshot_preview1"` replace the
   WASI function of the same name, e.g. `clock_time_get` or `random_get` for a
