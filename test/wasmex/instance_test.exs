@@ -194,6 +194,24 @@ defmodule Wasmex.InstanceTest do
       assert {:error, _} = Wasmex.Instance.call_function(store, instance, "\0wasmex_start\0", [])
     end
 
+    test "a linked instance must be of the same store (the NIF checks what Elixir passes)" do
+      {:ok, engine} = Wasmex.Engine.new(%Wasmex.EngineConfig{})
+      {:ok, store} = Wasmex.Store.new(nil, engine)
+      {:ok, other} = Wasmex.Store.new(nil, engine)
+      {:ok, lib} = Wasmex.Module.compile(store, ~S[(module (func (export "f")))])
+
+      {:ok, main} =
+        Wasmex.Module.compile(store, ~S[(module (import "lib" "f" (func)) (func (export "g")))])
+
+      {:ok, foreign} = Wasmex.Instance.new(other, lib, %{})
+
+      assert Wasmex.Native.instance_new(store.resource, main.resource, [], [
+               {"lib", foreign.resource}
+             ]) == {:error, "linked instance does not belong to this store"}
+
+      assert {:ok, _} = Wasmex.Instance.new(store, main, %{}, [%{name: "lib", module: lib}])
+    end
+
     test "a name that is not UTF-8 is an ArgumentError saying so" do
       {:ok, store} = Wasmex.Store.new()
 

@@ -240,7 +240,8 @@ defmodule Mix.Tasks.Wasmex.Run do
   defp deterministic(options) do
     case {options[:deterministic], options[:seed], options[:clock_start]} do
       {true, nil, _} ->
-        {:error, "--deterministic needs --seed N (the number the guest's random bytes are drawn from)"}
+        {:error,
+         "--deterministic needs --seed N (the number the guest's random bytes are drawn from)"}
 
       {true, seed, start} ->
         with :ok <- in_u64("--seed", seed),
